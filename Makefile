@@ -1,0 +1,19 @@
+# personal_data: PostgreSQL extension (PGXS build).
+# Build and install:  make && make install   (as root; see README.md)
+# Tests:              ./run-tests             (starts its own clusters)
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+
+MODULE_big = personal_data
+OBJS = \
+	src/personal_data.o \
+	src/label.o \
+	src/policy_cache.o
+
+EXTENSION = personal_data
+DATA = $(wildcard sql/personal_data--*.sql)
+
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

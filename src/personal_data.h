@@ -1,0 +1,158 @@
+/*-------------------------------------------------------------------------
+ *
+ * personal_data.h
+ *	  Declarations shared by the files of the personal_data extension.
+ *
+ * personal_data turns a privacy policy into rules the database enforces:
+ * columns are labelled with the purposes they were collected for, sessions
+ * state a purpose, and recipients, consents and retention are recorded in
+ * the extension's catalog tables.  This header is the only one the module
+ * has; everything not declared here is static to its file.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONAL_DATA_H
+#define PERSONAL_DATA_H
+
+#include "postgres.h"
+
+#include "catalog/objectaddress.h"
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+#define PD_PROVIDER			"personal_data"
+#define PD_SCHEMA			"personal_data"
+
+/* Purpose names follow identifier rules, lower case, at most 63 bytes. */
+#define PD_MAX_NAME_LEN		(NAMEDATALEN - 1)
+
+/* What happens when a session uses a column its purpose does not cover. */
+typedef enum PdOnDenied
+{
+	PD_ON_DENIED_ERROR,
+	PD_ON_DENIED_NULL
+} PdOnDenied;
+
+/* What the purge does to an expired row. */
+typedef enum PdOnExpiry
+{
+	PD_ON_EXPIRY_DELETE,
+	PD_ON_EXPIRY_ANONYMIZE
+} PdOnExpiry;
+
+/* A table label, parsed (column names as written, not yet resolved). */
+typedef struct PdTableLabel
+{
+	char	   *subject;
+	char	   *collected_at;	/* NULL if absent */
+	char	   *birthdate;		/* NULL if absent */
+	char	   *department;		/* NULL if absent */
+	bool		has_retention;
+	Interval	retention;
+	PdOnExpiry	on_expiry;
+} PdTableLabel;
+
+/* A column label, parsed. */
+typedef struct PdColumnLabel
+{
+	List	   *purposes;		/* List of palloc'd char * */
+	PdOnDenied	on_denied;
+} PdColumnLabel;
+
+/*
+ * A column's rule as the policy cache holds it.  attnum is the column's
+ * number in the relation the cache entry is for (partitions may number their
+ * columns differently from their root).
+ */
+typedef struct PdColumnRule
+{
+	AttrNumber	attnum;
+	PdOnDenied	on_denied;
+	int			npurposes;
+	char	  **purposes;
+} PdColumnRule;
+
+/*
+ * A relation's rules as the policy cache holds them.  Pointers into an entry
+ * stay valid only until the next call that may process invalidation messages
+ * (opening a relation, taking a lock, starting a command): copy what must
+ * survive that.
+ */
+typedef struct PdTableRules
+{
+	Oid			relid;			/* hash key */
+	bool		valid;			/* false once an invalidation arrived */
+	bool		registered;		/* false: no policy, nothing else is set */
+	Oid			rules_relid;	/* relation whose labels apply: relid, or the
+								 * root of a partition tree */
+	AttrNumber	subject_attnum; /* InvalidAttrNumber if the label names a
+								 * column that no longer exists */
+	AttrNumber	collected_at_attnum;
+	AttrNumber	birthdate_attnum;
+	char	   *department;
+	bool		has_retention;
+	Interval	retention;
+	PdOnExpiry	on_expiry;
+	int			ncolumns;
+	PdColumnRule *columns;
+	struct MemoryContextData *context;	/* holds everything above; NULL if
+										 * unregistered */
+} PdTableRules;
+
+/* A label as stored in pg_seclabel: subid 0 is the table's. */
+typedef struct PdRawLabel
+{
+	int32		subid;
+	char	   *label;
+} PdRawLabel;
+
+/* Recipient kinds (personal_data.recipients.kind). */
+typedef enum PdRecipientKind
+{
+	PD_RECIPIENT_ENTRUSTEE,
+	PD_RECIPIENT_THIRD_PARTY
+} PdRecipientKind;
+
+typedef struct PdRecipient
+{
+	Oid			roleid;			/* hash key */
+	PdRecipientKind kind;
+	char	   *organization;
+	char	   *country;		/* NULL if unknown */
+} PdRecipient;
+
+typedef struct PdPurpose
+{
+	char		name[NAMEDATALEN];	/* hash key */
+	char	   *category;
+	bool		disclosed;
+	bool		has_retention;
+	Interval	retention;
+	int			ngrantees;
+	Oid		   *grantees;		/* roles granted this purpose */
+} PdPurpose;
+
+/* personal_data.c: settings */
+extern char *pd_purpose;
+extern bool pd_enforce;
+extern int	pd_minor_age;
+extern bool pd_preloaded;
+extern void pd_require_preloaded(void);
+
+/* label.c: label grammar and the label provider */
+extern void pd_parse_table_label(const char *label, PdTableLabel *out);
+extern void pd_parse_column_label(const char *label, PdColumnLabel *out);
+extern bool pd_valid_purpose_name(const char *name);
+extern void pd_object_relabel(const ObjectAddress *object, const char *seclabel);
+extern char *pd_get_label(Oid relid, int32 subid);
+extern List *pd_relation_labels(Oid relid);
+
+/* policy_cache.c: the only reader of policy */
+extern PdTableRules *pd_table_rules(Oid relid);
+extern bool pd_extension_installed(void);
+extern PdPurpose *pd_lookup_purpose(const char *name);
+extern bool pd_role_has_purpose(Oid roleid, const char *purpose);
+extern PdRecipient *pd_lookup_recipient(Oid roleid);
+extern bool pd_column_allows(const PdColumnRule *rule, const char *purpose);
+
+#endif							/* PERSONAL_DATA_H */

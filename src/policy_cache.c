@@ -1,0 +1,681 @@
+/*-------------------------------------------------------------------------
+ *
+ * policy_cache.c
+ *	  Per-backend cache of the policy: table and column rules (from labels),
+ *	  purposes, purpose grants and recipients (from the extension's tables).
+ *
+ * This is the only place that reads policy.  Enforcement asks it once per
+ * relation per query, so a lookup must be a hash probe: rules are loaded on
+ * first use and kept until an invalidation says they changed.
+ *
+ *	 - Table rules are invalidated by relcache invalidations of the table:
+ *	   the label provider queues one whenever a label changes, and DDL on the
+ *	   table sends its own.  A partition borrows its root's rules, so an
+ *	   invalidation of the root invalidates the partitions' entries too.
+ *	 - Purposes, grants and recipients are invalidated by a relcache
+ *	   invalidation of their catalog table, which a statement trigger on each
+ *	   of them queues (_policy_changed), and by any change to schemas (which
+ *	   is how CREATE/DROP EXTENSION are noticed).
+ *
+ * Invalidations are transactional: other sessions see a change at their
+ * first statement after it commits.  Callbacks only mark entries stale; the
+ * memory is freed by the next lookup, never under a caller's feet.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "personal_data.h"
+
+PG_FUNCTION_INFO_V1(pd_policy_changed);
+PG_FUNCTION_INFO_V1(pd_column_access);
+PG_FUNCTION_INFO_V1(pd_session_policy);
+PG_FUNCTION_INFO_V1(pd_cache_stats);
+
+static bool cache_initialized = false;
+static MemoryContext policy_cache_context = NULL;
+
+/* table rules, keyed by relation OID; negative entries included */
+static HTAB *table_rules_hash = NULL;
+
+/* entries whose rules_relid differs from relid (partitions) */
+static int	borrowed_rules_count = 0;
+
+/* purposes, grants and recipients, rebuilt together */
+static bool catalog_valid = false;
+static MemoryContext catalog_context = NULL;
+static HTAB *purpose_hash = NULL;
+static HTAB *recipient_hash = NULL;
+static bool extension_installed = false;
+static Oid	purposes_relid = InvalidOid;
+static Oid	grants_relid = InvalidOid;
+static Oid	recipients_relid = InvalidOid;
+
+/* counts inspected by tests through personal_data.cache_stats() */
+static int64 stat_table_loads = 0;
+static int64 stat_catalog_loads = 0;
+static int64 stat_invalidations = 0;
+
+static void
+mark_all_tables_stale(void)
+{
+	HASH_SEQ_STATUS status;
+	PdTableRules *entry;
+
+	hash_seq_init(&status, table_rules_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+/*
+ * Relcache invalidation: the relation's rules, and those borrowed from it by
+ * partitions, are stale; if it is one of our catalog tables, so are the
+ * purposes, grants and recipients.  InvalidOid means "everything".
+ */
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	PdTableRules *entry;
+
+	stat_invalidations++;
+	if (!OidIsValid(relid))
+	{
+		mark_all_tables_stale();
+		catalog_valid = false;
+		return;
+	}
+	if (relid == purposes_relid || relid == grants_relid ||
+		relid == recipients_relid)
+		catalog_valid = false;
+
+	entry = hash_search(table_rules_hash, &relid, HASH_FIND, NULL);
+	if (entry)
+		entry->valid = false;
+
+	if (borrowed_rules_count > 0)
+	{
+		HASH_SEQ_STATUS status;
+
+		hash_seq_init(&status, table_rules_hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
+		{
+			if (entry->rules_relid == relid)
+				entry->valid = false;
+		}
+	}
+}
+
+/* A schema was created, dropped or renamed: the extension may have come or gone. */
+static void
+namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	stat_invalidations++;
+	catalog_valid = false;
+}
+
+static void
+cache_init(void)
+{
+	HASHCTL		ctl;
+
+	if (cache_initialized)
+		return;
+
+	policy_cache_context = AllocSetContextCreate(CacheMemoryContext,
+												 "personal_data policy cache",
+												 ALLOCSET_DEFAULT_SIZES);
+	catalog_context = AllocSetContextCreate(policy_cache_context,
+											"personal_data policy catalog",
+											ALLOCSET_SMALL_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(PdTableRules);
+	ctl.hcxt = policy_cache_context;
+	table_rules_hash = hash_create("personal_data table rules", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_callback, (Datum) 0);
+	cache_initialized = true;
+}
+
+/* Resolve a label's column name in relation relid; InvalidAttrNumber if gone. */
+static AttrNumber
+resolve_column(Oid relid, const char *colname)
+{
+	AttrNumber	attnum;
+
+	if (colname == NULL)
+		return InvalidAttrNumber;
+	attnum = get_attnum(relid, colname);
+	return attnum > 0 ? attnum : InvalidAttrNumber;
+}
+
+/*
+ * Fill entry from the labels of entry->rules_relid, resolving column names
+ * in entry->relid.  Runs in the entry's own memory context.
+ */
+static void
+load_table_rules(PdTableRules *entry)
+{
+	List	   *labels = pd_relation_labels(entry->rules_relid);
+	PdRawLabel *table_label = NULL;
+	PdTableLabel tl;
+	MemoryContext oldcxt;
+	ListCell   *lc;
+	int			n = 0;
+
+	stat_table_loads++;
+	foreach(lc, labels)
+	{
+		PdRawLabel *raw = lfirst(lc);
+
+		if (raw->subid == 0)
+			table_label = raw;
+	}
+	if (table_label == NULL)
+		return;
+
+	entry->context = AllocSetContextCreate(policy_cache_context,
+										   "personal_data table rules",
+										   ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(entry->context);
+
+	pd_parse_table_label(table_label->label, &tl);
+	entry->subject_attnum = resolve_column(entry->relid, tl.subject);
+	entry->collected_at_attnum = resolve_column(entry->relid, tl.collected_at);
+	entry->birthdate_attnum = resolve_column(entry->relid, tl.birthdate);
+	entry->department = tl.department ? pstrdup(tl.department) : NULL;
+	entry->has_retention = tl.has_retention;
+	entry->retention = tl.retention;
+	entry->on_expiry = tl.on_expiry;
+
+	entry->columns = palloc0(sizeof(PdColumnRule) * list_length(labels));
+	foreach(lc, labels)
+	{
+		PdRawLabel *raw = lfirst(lc);
+		PdColumnRule *rule = &entry->columns[n];
+		PdColumnLabel cl;
+		ListCell   *lc2;
+		int			i = 0;
+
+		if (raw->subid <= 0)
+			continue;
+		if (entry->rules_relid == entry->relid)
+			rule->attnum = raw->subid;
+		else
+		{
+			char	   *attname = get_attname(entry->rules_relid, raw->subid, true);
+
+			rule->attnum = resolve_column(entry->relid, attname);
+			if (rule->attnum == InvalidAttrNumber)
+				continue;
+		}
+		pd_parse_column_label(raw->label, &cl);
+		rule->on_denied = cl.on_denied;
+		rule->npurposes = list_length(cl.purposes);
+		rule->purposes = palloc(sizeof(char *) * rule->npurposes);
+		foreach(lc2, cl.purposes)
+			rule->purposes[i++] = pstrdup(lfirst(lc2));
+		n++;
+	}
+	entry->ncolumns = n;
+	entry->registered = true;
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The rules that govern relation relid: never NULL; check ->registered.
+ * One hash probe when cached.
+ */
+PdTableRules *
+pd_table_rules(Oid relid)
+{
+	PdTableRules *entry;
+	bool		found;
+	Oid			rules_relid = relid;
+	int64		invalidations_before;
+
+	cache_init();
+	entry = hash_search(table_rules_hash, &relid, HASH_ENTER, &found);
+	if (found && entry->valid)
+		return entry;
+
+	if (found)
+	{
+		if (entry->context)
+			MemoryContextDelete(entry->context);
+		if (entry->rules_relid != entry->relid)
+			borrowed_rules_count--;
+	}
+	memset(entry, 0, sizeof(*entry));
+	entry->relid = relid;
+	entry->rules_relid = relid;
+
+	/*
+	 * Anything that can process invalidations (the catalog lookups below)
+	 * may find this entry: keep it a stale negative entry until loaded, so
+	 * that an error half-way leaves nothing half-built behind.
+	 */
+	invalidations_before = stat_invalidations;
+	if (get_rel_relkind(relid) == RELKIND_RELATION && get_rel_relispartition(relid))
+		rules_relid = llast_oid(get_partition_ancestors(relid));
+	entry->rules_relid = rules_relid;
+	if (rules_relid != relid)
+		borrowed_rules_count++;
+
+	load_table_rules(entry);
+
+	/* a concurrent change seen during the load: reload at the next lookup */
+	entry->valid = (stat_invalidations == invalidations_before);
+	return entry;
+}
+
+/* A column of the catalog table we read, by name (versions may add columns). */
+static AttrNumber
+catalog_attnum(Oid relid, const char *colname)
+{
+	AttrNumber	attnum = get_attnum(relid, colname);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of personal_data catalog table \"%s\" is missing",
+			 colname, get_rel_name(relid));
+	return attnum;
+}
+
+typedef void (*catalog_row_callback) (Relation rel, HeapTuple tuple);
+
+/*
+ * Read every row of one catalog table with the latest snapshot, so that a
+ * change committed before this statement (or made earlier in this
+ * transaction) is seen.
+ */
+static void
+scan_catalog_table(Oid relid, catalog_row_callback callback)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snapshot,
+										  0, NULL);
+	HeapTuple	tuple;
+
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		callback(rel, tuple);
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+}
+
+static char *
+tuple_text(Relation rel, HeapTuple tuple, const char *colname)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, catalog_attnum(RelationGetRelid(rel), colname),
+								 RelationGetDescr(rel), &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static Datum
+tuple_datum(Relation rel, HeapTuple tuple, const char *colname, bool *isnull)
+{
+	return heap_getattr(tuple, catalog_attnum(RelationGetRelid(rel), colname),
+						RelationGetDescr(rel), isnull);
+}
+
+static void
+load_purpose_row(Relation rel, HeapTuple tuple)
+{
+	char	   *name = tuple_text(rel, tuple, "name");
+	PdPurpose  *purpose;
+	bool		found;
+	bool		isnull;
+	Datum		d;
+
+	if (name == NULL || strlen(name) >= NAMEDATALEN)
+		return;
+	purpose = hash_search(purpose_hash, name, HASH_ENTER, &found);
+	purpose->category = tuple_text(rel, tuple, "category");
+	d = tuple_datum(rel, tuple, "disclosed", &isnull);
+	purpose->disclosed = !isnull && DatumGetBool(d);
+	d = tuple_datum(rel, tuple, "retention", &isnull);
+	purpose->has_retention = !isnull;
+	if (!isnull)
+		purpose->retention = *DatumGetIntervalP(d);
+	purpose->ngrantees = 0;
+	purpose->grantees = NULL;
+}
+
+static void
+load_grant_row(Relation rel, HeapTuple tuple)
+{
+	char	   *name = tuple_text(rel, tuple, "purpose");
+	bool		isnull;
+	Datum		role = tuple_datum(rel, tuple, "role", &isnull);
+	PdPurpose  *purpose;
+
+	if (name == NULL || isnull || strlen(name) >= NAMEDATALEN)
+		return;
+	purpose = hash_search(purpose_hash, name, HASH_FIND, NULL);
+	if (purpose == NULL)
+		return;
+	if (purpose->grantees == NULL)
+		purpose->grantees = palloc(sizeof(Oid) * 8);
+	else if (purpose->ngrantees % 8 == 0)
+		purpose->grantees = repalloc(purpose->grantees,
+									 sizeof(Oid) * (purpose->ngrantees + 8));
+	purpose->grantees[purpose->ngrantees++] = DatumGetObjectId(role);
+}
+
+static void
+load_recipient_row(Relation rel, HeapTuple tuple)
+{
+	bool		isnull;
+	Oid			roleid = DatumGetObjectId(tuple_datum(rel, tuple, "role", &isnull));
+	char	   *kind = tuple_text(rel, tuple, "kind");
+	PdRecipient *recipient;
+
+	if (isnull || kind == NULL)
+		return;
+	recipient = hash_search(recipient_hash, &roleid, HASH_ENTER, NULL);
+	recipient->kind = strcmp(kind, "entrustee") == 0 ?
+		PD_RECIPIENT_ENTRUSTEE : PD_RECIPIENT_THIRD_PARTY;
+	recipient->organization = tuple_text(rel, tuple, "organization");
+	recipient->country = tuple_text(rel, tuple, "country");
+}
+
+/* (Re)build the purposes, grants and recipients if an invalidation came. */
+static void
+ensure_catalog_loaded(void)
+{
+	HASHCTL		ctl;
+	Oid			namespace;
+	MemoryContext oldcxt;
+	int64		invalidations_before;
+
+	cache_init();
+	if (catalog_valid)
+		return;
+
+	stat_catalog_loads++;
+	invalidations_before = stat_invalidations;
+	MemoryContextReset(catalog_context);
+	purpose_hash = NULL;
+	recipient_hash = NULL;
+	extension_installed = false;
+	purposes_relid = grants_relid = recipients_relid = InvalidOid;
+
+	oldcxt = MemoryContextSwitchTo(catalog_context);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(PdPurpose);
+	ctl.hcxt = catalog_context;
+	purpose_hash = hash_create("personal_data purposes", 32, &ctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(PdRecipient);
+	ctl.hcxt = catalog_context;
+	recipient_hash = hash_create("personal_data recipients", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	namespace = get_namespace_oid(PD_SCHEMA, true);
+	if (OidIsValid(namespace))
+	{
+		purposes_relid = get_relname_relid("purposes", namespace);
+		grants_relid = get_relname_relid("purpose_grants", namespace);
+		recipients_relid = get_relname_relid("recipients", namespace);
+	}
+	if (OidIsValid(purposes_relid) && OidIsValid(grants_relid) &&
+		OidIsValid(recipients_relid))
+	{
+		scan_catalog_table(purposes_relid, load_purpose_row);
+		scan_catalog_table(grants_relid, load_grant_row);
+		scan_catalog_table(recipients_relid, load_recipient_row);
+		extension_installed = true;
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	catalog_valid = (stat_invalidations == invalidations_before);
+}
+
+/* Is CREATE EXTENSION personal_data done in this database? */
+bool
+pd_extension_installed(void)
+{
+	ensure_catalog_loaded();
+	return extension_installed;
+}
+
+/* The purpose of that name, or NULL if it is not defined. */
+PdPurpose *
+pd_lookup_purpose(const char *name)
+{
+	if (name == NULL || strlen(name) >= NAMEDATALEN)
+		return NULL;
+	ensure_catalog_loaded();
+	return hash_search(purpose_hash, name, HASH_FIND, NULL);
+}
+
+/*
+ * May roleid process data for purpose?  Grants follow role membership the
+ * way privileges do (has_privs_of_role, which has its own cache).
+ */
+bool
+pd_role_has_purpose(Oid roleid, const char *purpose_name)
+{
+	PdPurpose  *purpose = pd_lookup_purpose(purpose_name);
+	int			i;
+
+	if (purpose == NULL)
+		return false;
+	for (i = 0; i < purpose->ngrantees; i++)
+	{
+		if (has_privs_of_role(roleid, purpose->grantees[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The recipient roleid acts as, or NULL for an internal role.  A member of a
+ * recipient role acts as that recipient (otherwise logging in as a member
+ * would escape the recipient's rules); if it is a member of several, a third
+ * party wins over an entrustee, being the more restricted.
+ */
+PdRecipient *
+pd_lookup_recipient(Oid roleid)
+{
+	PdRecipient *recipient;
+	PdRecipient *best = NULL;
+	HASH_SEQ_STATUS status;
+
+	ensure_catalog_loaded();
+	recipient = hash_search(recipient_hash, &roleid, HASH_FIND, NULL);
+	if (recipient)
+		return recipient;
+
+	hash_seq_init(&status, recipient_hash);
+	while ((recipient = hash_seq_search(&status)) != NULL)
+	{
+		if (!has_privs_of_role(roleid, recipient->roleid))
+			continue;
+		if (best == NULL || (best->kind == PD_RECIPIENT_ENTRUSTEE &&
+							 recipient->kind == PD_RECIPIENT_THIRD_PARTY))
+			best = recipient;
+	}
+	return best;
+}
+
+/* Is purpose among the column's purposes? */
+bool
+pd_column_allows(const PdColumnRule *rule, const char *purpose)
+{
+	int			i;
+
+	if (purpose == NULL || purpose[0] == '\0')
+		return false;
+	for (i = 0; i < rule->npurposes; i++)
+	{
+		if (strcmp(rule->purposes[i], purpose) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Statement trigger on purposes, purpose_grants and recipients: tell every
+ * backend (at commit) to reload them.
+ */
+Datum
+pd_policy_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	pd_require_preloaded();
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("_policy_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Would this session be allowed to use the column under its purpose?  The
+ * same judgement enforcement makes: superusers are exempt; everyone else
+ * needs a defined purpose that is granted to them and listed by the column.
+ */
+static bool
+session_may_use(const PdColumnRule *rule)
+{
+	Oid			roleid = GetOuterUserId();
+
+	if (superuser_arg(roleid))
+		return true;
+	return pd_column_allows(rule, pd_purpose) &&
+		pd_role_has_purpose(roleid, pd_purpose);
+}
+
+/*
+ * personal_data.column_access(rel regclass): the labelled columns of rel and
+ * whether this session may use them, answered from the cache.
+ */
+Datum
+pd_column_access(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid = PG_GETARG_OID(0);
+	PdTableRules *rules;
+	int			i;
+
+	pd_require_preloaded();
+	InitMaterializedSRF(fcinfo, 0);
+	rules = pd_table_rules(relid);
+	if (!rules->registered)
+		return (Datum) 0;
+
+	for (i = 0; i < rules->ncolumns; i++)
+	{
+		PdColumnRule *rule = &rules->columns[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		Datum	   *purposes = palloc(sizeof(Datum) * rule->npurposes);
+		int			j;
+
+		for (j = 0; j < rule->npurposes; j++)
+			purposes[j] = CStringGetTextDatum(rule->purposes[j]);
+		values[0] = DirectFunctionCall1(namein,
+										CStringGetDatum(get_attname(relid, rule->attnum, false)));
+		values[1] = PointerGetDatum(construct_array(purposes, rule->npurposes,
+													TEXTOID, -1, false,
+													TYPALIGN_INT));
+		values[2] = CStringGetTextDatum(rule->on_denied == PD_ON_DENIED_ERROR ?
+										"error" : "null");
+		values[3] = BoolGetDatum(session_may_use(rule));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * personal_data.session_policy(): who this session is for the policy --
+ * role, purpose and whether it is defined and granted, recipient kind.
+ */
+Datum
+pd_session_policy(PG_FUNCTION_ARGS)
+{
+	Oid			roleid = GetOuterUserId();
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	PdRecipient *recipient;
+	bool		has_purpose = pd_purpose && pd_purpose[0] != '\0';
+
+	pd_require_preloaded();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	recipient = pd_lookup_recipient(roleid);
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(roleid, false)));
+	values[1] = BoolGetDatum(superuser_arg(roleid));
+	nulls[2] = !has_purpose;
+	values[2] = has_purpose ? CStringGetTextDatum(pd_purpose) : (Datum) 0;
+	values[3] = BoolGetDatum(has_purpose && pd_lookup_purpose(pd_purpose) != NULL);
+	values[4] = BoolGetDatum(has_purpose && pd_role_has_purpose(roleid, pd_purpose));
+	nulls[5] = nulls[6] = nulls[7] = (recipient == NULL);
+	if (recipient)
+	{
+		values[5] = CStringGetTextDatum(recipient->kind == PD_RECIPIENT_ENTRUSTEE ?
+										"entrustee" : "third_party");
+		values[6] = CStringGetTextDatum(recipient->organization);
+		nulls[7] = (recipient->country == NULL);
+		if (recipient->country)
+			values[7] = CStringGetTextDatum(recipient->country);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													   values, nulls)));
+}
+
+/*
+ * personal_data.cache_stats(): how often this backend loaded policy, so that
+ * tests can show that repeated queries do not reload it.
+ */
+Datum
+pd_cache_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	pd_require_preloaded();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = Int64GetDatum(stat_table_loads);
+	values[1] = Int64GetDatum(stat_catalog_loads);
+	values[2] = Int64GetDatum(stat_invalidations);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													   values, nulls)));
+}
