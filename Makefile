@@ -8,7 +8,8 @@ MODULE_big = personal_data
 OBJS = \
 	src/personal_data.o \
 	src/label.o \
-	src/policy_cache.o
+	src/policy_cache.o \
+	src/ddl_guard.o
 
 EXTENSION = personal_data
 DATA = $(wildcard sql/personal_data--*.sql)

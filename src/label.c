@@ -33,6 +33,7 @@
 #include "commands/seclabel.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -459,6 +460,58 @@ check_table_label(Oid relid, const PdTableLabel *tl)
 				 errmsg("department \"%s\" is not defined", tl->department),
 				 errdetail("The table has no personal-information manager until it is."),
 				 errhint("Define it with personal_data.assign_manager().")));
+}
+
+/*
+ * Why the table label no longer fits the relation (after DDL), or NULL if it
+ * still does.  The ALTER TABLE guard uses it to refuse changes that would
+ * leave the policy naming a missing or mistyped column.
+ */
+char *
+pd_table_label_problem(Oid relid, const PdTableLabel *tl)
+{
+	const char *roles[3] = {"subject", "collected_at", "birthdate"};
+	const char *names[3] = {tl->subject, tl->collected_at, tl->birthdate};
+	int			i;
+
+	for (i = 0; i < 3; i++)
+	{
+		AttrNumber	attnum;
+
+		if (names[i] == NULL)
+			continue;
+		attnum = get_attnum(relid, names[i]);
+		if (attnum <= 0)
+			return psprintf("The label names column \"%s\" as the %s column, and it no longer exists.",
+							names[i], roles[i]);
+		if (i > 0 && !is_date_type(get_atttype(relid, attnum)))
+			return psprintf("The label names column \"%s\" as the %s column, and it would no longer be of type date, timestamp or timestamp with time zone.",
+							names[i], roles[i]);
+	}
+	return NULL;
+}
+
+/* The stored form of a table label, in the order register_table() writes. */
+char *
+pd_format_table_label(const PdTableLabel *tl)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "subject=%s", tl->subject);
+	if (tl->collected_at)
+		appendStringInfo(&buf, ";collected_at=%s", tl->collected_at);
+	if (tl->birthdate)
+		appendStringInfo(&buf, ";birthdate=%s", tl->birthdate);
+	if (tl->department)
+		appendStringInfo(&buf, ";department=%s", tl->department);
+	if (tl->has_retention)
+		appendStringInfo(&buf, ";retention=%s",
+						 DatumGetCString(DirectFunctionCall1(interval_out,
+															 IntervalPGetDatum(&tl->retention))));
+	if (tl->on_expiry == PD_ON_EXPIRY_ANONYMIZE)
+		appendStringInfoString(&buf, ";on_expiry=anonymize");
+	return buf.data;
 }
 
 static void

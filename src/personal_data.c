@@ -108,6 +108,8 @@ _PG_init(void)
 
 	if (IsBinaryUpgrade)
 		return;
+
+	pd_install_ddl_guard();
 }
 
 /*

@@ -146,6 +146,11 @@ extern bool pd_valid_purpose_name(const char *name);
 extern void pd_object_relabel(const ObjectAddress *object, const char *seclabel);
 extern char *pd_get_label(Oid relid, int32 subid);
 extern List *pd_relation_labels(Oid relid);
+extern char *pd_table_label_problem(Oid relid, const PdTableLabel *tl);
+extern char *pd_format_table_label(const PdTableLabel *tl);
+
+/* ddl_guard.c: keeps labels true to the tables they describe */
+extern void pd_install_ddl_guard(void);
 
 /* policy_cache.c: the only reader of policy */
 extern PdTableRules *pd_table_rules(Oid relid);

@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_guard.c
+ *	  Keeps table labels true to their tables across ALTER TABLE.
+ *
+ * A table label names columns (subject, collected_at, birthdate) by name,
+ * because that is what survives pg_dump.  DDL could otherwise leave a label
+ * naming a column that is gone, or data outside the policy:
+ *
+ *	 - RENAME COLUMN of a named column rewrites the label to the new name;
+ *	 - any ALTER TABLE that leaves the label naming a missing column, or a
+ *	   date column retyped to something else, is refused;
+ *	 - DETACH PARTITION of a partition of a registered table copies the
+ *	   root's labels to the detached table: the data stays under the policy
+ *	   it was collected under.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "commands/seclabel.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+#include "personal_data.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* What a statement will need doing once it has run. */
+typedef struct PendingLabelWork
+{
+	Oid			relid;			/* registered table the statement alters */
+	const char *old_column;		/* RENAME COLUMN: old and new name */
+	const char *new_column;
+	Oid			detached_relid; /* DETACH PARTITION: the partition */
+	Oid			detached_root;	/* ... and the root whose labels it had */
+} PendingLabelWork;
+
+static bool
+is_registered(Oid relid)
+{
+	return OidIsValid(relid) && pd_get_label(relid, 0) != NULL;
+}
+
+/* The root of relid's partition tree, or relid itself. */
+static Oid
+partition_root(Oid relid)
+{
+	if (get_rel_relispartition(relid))
+		return llast_oid(get_partition_ancestors(relid));
+	return relid;
+}
+
+static void
+set_label(Oid relid, int32 subid, const char *label)
+{
+	ObjectAddress object;
+
+	ObjectAddressSubSet(object, RelationRelationId, relid, subid);
+	SetSecurityLabel(&object, PD_PROVIDER, label);
+	CacheInvalidateRelcacheByRelid(relid);
+}
+
+/* Look at the statement before it runs: what will it do to a labelled table? */
+static void
+plan_label_work(Node *parsetree, PendingLabelWork *work)
+{
+	memset(work, 0, sizeof(*work));
+
+	if (IsA(parsetree, RenameStmt))
+	{
+		RenameStmt *stmt = (RenameStmt *) parsetree;
+
+		if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL)
+			return;
+		work->relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		work->old_column = stmt->subname;
+		work->new_column = stmt->newname;
+	}
+	else if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+		ListCell   *lc;
+
+		work->relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst(lc);
+			PartitionCmd *partcmd;
+			Oid			partition;
+			Oid			root;
+
+			if (cmd->subtype != AT_DetachPartition)
+				continue;
+			partcmd = (PartitionCmd *) cmd->def;
+			partition = RangeVarGetRelid(partcmd->name, NoLock, true);
+			if (!OidIsValid(partition))
+				continue;
+			root = partition_root(partition);
+			if (!is_registered(root))
+				continue;
+			if (partcmd->concurrent)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("DETACH PARTITION CONCURRENTLY is not supported for tables under personal_data policy"),
+						 errdetail("The detached partition would be outside the policy between the two transactions of a concurrent detach."),
+						 errhint("Detach it without CONCURRENTLY.")));
+			work->detached_relid = partition;
+			work->detached_root = root;
+		}
+	}
+	if (!is_registered(work->relid))
+		work->relid = InvalidOid;
+}
+
+/*
+ * Give a detached partition the labels of the root it left, with column
+ * labels matched by name.
+ */
+static void
+label_detached_partition(Oid partition, Oid root)
+{
+	ListCell   *lc;
+
+	foreach(lc, pd_relation_labels(root))
+	{
+		PdRawLabel *raw = lfirst(lc);
+		AttrNumber	attnum;
+
+		if (raw->subid == 0)
+		{
+			set_label(partition, 0, raw->label);
+			continue;
+		}
+		attnum = get_attnum(partition, get_attname(root, raw->subid, false));
+		if (attnum > 0)
+			set_label(partition, attnum, raw->label);
+	}
+}
+
+/* After the statement: follow renames, refuse what breaks the label. */
+static void
+finish_label_work(const PendingLabelWork *work)
+{
+	char	   *label;
+	PdTableLabel tl;
+	char	   *problem;
+
+	if (!OidIsValid(work->relid) && !OidIsValid(work->detached_relid))
+		return;
+
+	/* make the statement's catalog changes visible to the lookups below */
+	CommandCounterIncrement();
+
+	if (OidIsValid(work->detached_relid))
+		label_detached_partition(work->detached_relid, work->detached_root);
+
+	if (!OidIsValid(work->relid) || (label = pd_get_label(work->relid, 0)) == NULL)
+		return;
+	pd_parse_table_label(label, &tl);
+
+	if (work->old_column)
+	{
+		bool		renamed = false;
+
+		if (tl.subject && strcmp(tl.subject, work->old_column) == 0)
+			tl.subject = unconstify(char *, work->new_column), renamed = true;
+		if (tl.collected_at && strcmp(tl.collected_at, work->old_column) == 0)
+			tl.collected_at = unconstify(char *, work->new_column), renamed = true;
+		if (tl.birthdate && strcmp(tl.birthdate, work->old_column) == 0)
+			tl.birthdate = unconstify(char *, work->new_column), renamed = true;
+		if (renamed)
+		{
+			if (strpbrk(work->new_column, ";=") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_NAME),
+						 errmsg("column name \"%s\" cannot be used in a personal_data label",
+								work->new_column),
+						 errdetail("Column names in labels may not contain \";\" or \"=\".")));
+			set_label(work->relid, 0, pd_format_table_label(&tl));
+		}
+	}
+
+	problem = pd_table_label_problem(work->relid, &tl);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot alter table \"%s\": its personal_data label depends on the column",
+						get_rel_name(work->relid)),
+				 errdetail_internal("%s", problem),
+				 errhint("Register the table anew with personal_data.unregister_table() and register_table() first.")));
+}
+
+static void
+pd_process_utility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	PendingLabelWork work;
+	bool		relevant = (IsA(parsetree, RenameStmt) ||
+							IsA(parsetree, AlterTableStmt)) &&
+		IsTransactionState();
+
+	if (relevant)
+		plan_label_work(parsetree, &work);
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	if (relevant)
+		finish_label_work(&work);
+}
+
+void
+pd_install_ddl_guard(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = pd_process_utility;
+}
