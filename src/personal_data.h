@@ -83,8 +83,9 @@ typedef struct PdTableRules
 	Oid			relid;			/* hash key */
 	bool		valid;			/* false once an invalidation arrived */
 	bool		registered;		/* false: no policy, nothing else is set */
-	Oid			rules_relid;	/* relation whose labels apply: relid, or the
-								 * root of a partition tree */
+	Oid			root_relid;		/* root of relid's partition tree, or relid */
+	Oid			rules_relid;	/* relation whose labels apply: relid, or
+								 * root_relid if the root is registered */
 	AttrNumber	subject_attnum; /* InvalidAttrNumber if the label names a
 								 * column that no longer exists */
 	AttrNumber	collected_at_attnum;

@@ -58,7 +58,7 @@ static MemoryContext policy_cache_context = NULL;
 /* table rules, keyed by relation OID; negative entries included */
 static HTAB *table_rules_hash = NULL;
 
-/* entries whose rules_relid differs from relid (partitions) */
+/* entries whose root_relid differs from relid (partitions) */
 static int	borrowed_rules_count = 0;
 
 /* purposes, grants and recipients, rebuilt together */
@@ -119,7 +119,7 @@ relcache_callback(Datum arg, Oid relid)
 		hash_seq_init(&status, table_rules_hash);
 		while ((entry = hash_seq_search(&status)) != NULL)
 		{
-			if (entry->rules_relid == relid)
+			if (entry->root_relid == relid)
 				entry->valid = false;
 		}
 	}
@@ -266,12 +266,13 @@ pd_table_rules(Oid relid)
 	{
 		if (entry->context)
 			MemoryContextDelete(entry->context);
-		if (entry->rules_relid != entry->relid)
+		if (entry->root_relid != entry->relid)
 			borrowed_rules_count--;
 	}
 	memset(entry, 0, sizeof(*entry));
 	entry->relid = relid;
 	entry->rules_relid = relid;
+	entry->root_relid = relid;
 
 	/*
 	 * Anything that can process invalidations (the catalog lookups below)
@@ -279,11 +280,21 @@ pd_table_rules(Oid relid)
 	 * that an error half-way leaves nothing half-built behind.
 	 */
 	invalidations_before = stat_invalidations;
-	if (get_rel_relkind(relid) == RELKIND_RELATION && get_rel_relispartition(relid))
-		rules_relid = llast_oid(get_partition_ancestors(relid));
-	entry->rules_relid = rules_relid;
-	if (rules_relid != relid)
+
+	/*
+	 * A partition follows its root's labels.  If the root has none, the
+	 * partition's own labels (set before it was attached) still hold: data
+	 * must not leave the policy by being attached to an unregistered tree.
+	 * Either way the entry depends on the root's labels.
+	 */
+	if (get_rel_relispartition(relid))
+	{
+		entry->root_relid = llast_oid(get_partition_ancestors(relid));
 		borrowed_rules_count++;
+		if (pd_get_label(entry->root_relid, 0) != NULL)
+			rules_relid = entry->root_relid;
+	}
+	entry->rules_relid = rules_relid;
 
 	load_table_rules(entry);
 
