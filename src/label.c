@@ -584,8 +584,10 @@ pd_object_relabel(const ObjectAddress *object, const char *seclabel)
 	if (IsBinaryUpgrade)
 		return;
 
-	check_relation_kind(object->objectId);
-
+	/*
+	 * Removing a label is always possible, so that labels a partition had
+	 * before it was attached can be cleared.
+	 */
 	if (seclabel == NULL)
 	{
 		if (object->objectSubId == 0 && has_column_labels(object->objectId))
@@ -597,6 +599,7 @@ pd_object_relabel(const ObjectAddress *object, const char *seclabel)
 	}
 	else
 	{
+		check_relation_kind(object->objectId);
 		if (!pd_extension_installed())
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
