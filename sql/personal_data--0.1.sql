@@ -158,6 +158,12 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'pd_parse_column_label_sql'
 LANGUAGE C STRICT STABLE;
 
+-- PUBLIC may call it: the label views (readable by all) call it.
+CREATE FUNCTION personal_data._require_preloaded()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pd_require_preloaded_sql'
+LANGUAGE C;
+
 CREATE FUNCTION personal_data._policy_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'pd_policy_changed'
@@ -210,7 +216,8 @@ CREATE VIEW personal_data.registered_tables AS
 SELECT s.objoid::pg_catalog.regclass AS relation,
 	   l.subject_column, l.collected_at_column, l.birthdate_column,
 	   l.department, l.retention, l.on_expiry
-  FROM pg_catalog.pg_seclabel s,
+  FROM personal_data._require_preloaded() AS preloaded,
+	   pg_catalog.pg_seclabel s,
 	   LATERAL personal_data._parse_table_label(s.label) l
  WHERE s.provider OPERATOR(pg_catalog.=) 'personal_data'
    AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
@@ -222,7 +229,8 @@ CREATE VIEW personal_data.labelled_columns AS
 SELECT s.objoid::pg_catalog.regclass AS relation,
 	   a.attname AS column_name,
 	   l.purposes, l.on_denied
-  FROM pg_catalog.pg_seclabel s
+  FROM personal_data._require_preloaded() AS preloaded
+ CROSS JOIN pg_catalog.pg_seclabel s
   JOIN pg_catalog.pg_attribute a
 	ON a.attrelid OPERATOR(pg_catalog.=) s.objoid
    AND a.attnum OPERATOR(pg_catalog.=) s.objsubid,
@@ -370,6 +378,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require(name, 'name');
 	PERFORM personal_data._require(category, 'category');
 	PERFORM personal_data._require(disclosed, 'disclosed');
@@ -406,6 +415,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_purpose(purpose);
 	PERFORM personal_data._require_positive(retention, 'retention');
 	UPDATE personal_data.purposes p SET retention = set_purpose_retention.retention
@@ -423,6 +433,7 @@ AS $$
 DECLARE
 	users text;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_purpose(name);
 	SELECT string_agg(format('%s.%I', c.relation, c.column_name), ', '
 					  ORDER BY c.relation::text, c.column_name)
@@ -458,6 +469,7 @@ AS $$
 DECLARE
 	added integer;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	-- The purposes of use the policy announces (APPI articles 18 and 27),
 	-- one per sub-item, grouped in its six categories.  Retention is left
 	-- to the DBA: the policy keeps data "for the time required by the purpose".
@@ -505,6 +517,7 @@ DECLARE
 	label text;
 	col name;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require(rel, 'table');
 	PERFORM personal_data._require(subject_column, 'subject_column');
 	PERFORM personal_data._require(on_expiry, 'on_expiry');
@@ -564,6 +577,7 @@ AS $$
 DECLARE
 	col name;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_registered(rel);
 	FOR col IN SELECT c.column_name FROM personal_data.labelled_columns c
 				WHERE c.relation = rel ORDER BY c.column_name LOOP
@@ -584,6 +598,7 @@ AS $$
 DECLARE
 	purpose text;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_registered(rel);
 	PERFORM personal_data._require(col, 'column');
 	PERFORM personal_data._require(purposes, 'purposes');
@@ -618,6 +633,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_registered(rel);
 	PERFORM personal_data._require(col, 'column');
 	IF NOT EXISTS (SELECT FROM personal_data.labelled_columns c
@@ -642,6 +658,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require(role, 'role');
 	PERFORM personal_data._require_purpose(purpose);
 	INSERT INTO personal_data.purpose_grants (role, purpose)
@@ -661,6 +678,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require(role, 'role');
 	PERFORM personal_data._require_purpose(purpose);
 	DELETE FROM personal_data.purpose_grants g
@@ -680,6 +698,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require(role, 'role');
 	PERFORM personal_data._require(kind, 'kind');
 	PERFORM personal_data._require_text(organization, 'organization');
@@ -720,6 +739,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_recipient(role);
 	DELETE FROM personal_data.recipients r WHERE r.role = unregister_recipient.role;
 END
@@ -733,6 +753,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_text(department, 'department');
 	PERFORM personal_data._require(manager, 'manager');
 	PERFORM personal_data._require_text(contact, 'contact');
@@ -765,6 +786,7 @@ AS $$
 DECLARE
 	consent_id bigint;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_text(subject, 'subject');
 	PERFORM personal_data._require_purpose(purpose);
 	PERFORM personal_data._require(by_guardian, 'by_guardian');
@@ -791,6 +813,7 @@ AS $$
 DECLARE
 	withdrawn integer;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_text(subject, 'subject');
 	PERFORM personal_data._require_purpose(purpose);
 	-- Without a recipient, consent to the purpose is withdrawn entirely:
@@ -817,6 +840,7 @@ AS $$
 DECLARE
 	basis_id bigint;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_recipient(recipient);
 	PERFORM personal_data._require(basis, 'basis');
 	PERFORM personal_data._require_text(reference, 'reference');
@@ -852,6 +876,7 @@ AS $$
 DECLARE
 	hold_id bigint;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_text(subject, 'subject');
 	PERFORM personal_data._require_text(reason, 'reason');
 	PERFORM personal_data._require_future(until, 'until');
@@ -872,6 +897,7 @@ AS $$
 DECLARE
 	released timestamptz;
 BEGIN
+	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require(hold_id, 'hold_id');
 	SELECT h.released_at INTO released FROM personal_data.holds h
 	 WHERE h.id = hold_id FOR UPDATE;

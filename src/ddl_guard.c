@@ -14,11 +14,21 @@
  *	   root's labels to the detached table: the data stays under the policy
  *	   it was collected under.
  *
+ * It also refuses DROP ROLE of a role the policy of the current database
+ * refers to (grants, recipients, managers): roles are referred to by OID,
+ * which a dropped role leaves dangling and a restore elsewhere could give
+ * to another role.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
@@ -198,6 +208,67 @@ finish_label_work(const PendingLabelWork *work)
 				 errhint("Register the table anew with personal_data.unregister_table() and register_table() first.")));
 }
 
+/*
+ * What the policy says about roleid, one line per reference, or NULL.
+ * Not a hot path (DROP ROLE): SPI is fine.
+ */
+static char *
+policy_references_to_role(Oid roleid)
+{
+	Oid			argtypes[1] = {REGROLEOID};
+	Datum		values[1] = {ObjectIdGetDatum(roleid)};
+	char	   *result = NULL;
+	MemoryContext caller_context = CurrentMemoryContext;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(what, E'\\n' ORDER BY what) FROM ("
+							  " SELECT pg_catalog.format('It holds purpose \"%s\".', purpose) AS what"
+							  "   FROM personal_data.purpose_grants WHERE role OPERATOR(pg_catalog.=) $1"
+							  " UNION ALL"
+							  " SELECT 'It is a registered recipient.'"
+							  "   FROM personal_data.recipients WHERE role OPERATOR(pg_catalog.=) $1"
+							  " UNION ALL"
+							  " SELECT pg_catalog.format('It manages department \"%s\".', department)"
+							  "   FROM personal_data.departments WHERE manager OPERATOR(pg_catalog.=) $1) r",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up personal_data references to role %u", roleid);
+	if (SPI_processed == 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (value)
+			result = MemoryContextStrdup(caller_context, value);
+	}
+	SPI_finish();
+	return result;
+}
+
+static void
+refuse_dropping_policy_roles(DropRoleStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!pd_extension_installed())
+		return;
+	foreach(lc, stmt->roles)
+	{
+		RoleSpec   *spec = lfirst(lc);
+		Oid			roleid = get_rolespec_oid(spec, true);
+		char	   *references;
+
+		if (!OidIsValid(roleid))
+			continue;
+		references = policy_references_to_role(roleid);
+		if (references)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because the personal_data policy refers to it",
+							get_rolespec_name(spec)),
+					 errdetail_internal("%s", references),
+					 errhint("Revoke its purposes with personal_data.revoke_purpose(), unregister it with personal_data.unregister_recipient(), or assign its departments another manager first.")));
+	}
+}
+
 static void
 pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -212,6 +283,8 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (relevant)
 		plan_label_work(parsetree, &work);
+	if (IsA(parsetree, DropRoleStmt) && IsTransactionState())
+		refuse_dropping_policy_roles((DropRoleStmt *) parsetree);
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,

@@ -27,6 +27,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -35,6 +36,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -51,6 +53,7 @@ PG_FUNCTION_INFO_V1(pd_policy_changed);
 PG_FUNCTION_INFO_V1(pd_column_access);
 PG_FUNCTION_INFO_V1(pd_session_policy);
 PG_FUNCTION_INFO_V1(pd_cache_stats);
+PG_FUNCTION_INFO_V1(pd_require_preloaded_sql);
 
 static bool cache_initialized = false;
 static MemoryContext policy_cache_context = NULL;
@@ -133,13 +136,36 @@ namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 	catalog_valid = false;
 }
 
+/*
+ * Policy changed by another session must count from this session's next
+ * statement, even inside a transaction that already holds its locks (and so
+ * would not process invalidations by itself).  Reading the invalidation
+ * queue costs little when it is empty; once per top-level statement suffices.
+ */
+static void
+accept_invalidations_once_per_statement(void)
+{
+	static TimestampTz last_statement_start = 0;
+	static LocalTransactionId last_lxid = InvalidLocalTransactionId;
+	TimestampTz statement_start = GetCurrentStatementStartTimestamp();
+
+	if (statement_start == last_statement_start && MyProc->lxid == last_lxid)
+		return;
+	last_statement_start = statement_start;
+	last_lxid = MyProc->lxid;
+	AcceptInvalidationMessages();
+}
+
 static void
 cache_init(void)
 {
 	HASHCTL		ctl;
 
 	if (cache_initialized)
+	{
+		accept_invalidations_once_per_statement();
 		return;
+	}
 
 	policy_cache_context = AllocSetContextCreate(CacheMemoryContext,
 												 "personal_data policy cache",
@@ -689,4 +715,16 @@ pd_cache_stats(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(stat_invalidations);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													   values, nulls)));
+}
+
+/*
+ * personal_data._require_preloaded(): called first by the policy functions
+ * and the label views, so that nothing of the policy is read or written by a
+ * server that could not enforce it.
+ */
+Datum
+pd_require_preloaded_sql(PG_FUNCTION_ARGS)
+{
+	pd_require_preloaded();
+	PG_RETURN_VOID();
 }
