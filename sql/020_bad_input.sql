@@ -437,6 +437,21 @@ RESET regress.hold_id;
 SELECT *, (SELECT digest FROM policy_digest) = :'before' AS unchanged FROM policy_counts;
 
 ------------------------------------------------------------------------------
+-- DROP ROLE of a role the policy refers to
+------------------------------------------------------------------------------
+
+-- regress_bad_clerk holds a purpose and manages a department;
+-- regress_bad_partner is a recipient
+DROP ROLE regress_bad_clerk; \echo SQLSTATE :SQLSTATE
+DROP ROLE regress_bad_partner; \echo SQLSTATE :SQLSTATE
+DROP ROLE IF EXISTS regress_bad_partner; \echo SQLSTATE :SQLSTATE
+-- one such role refuses the whole statement
+DROP ROLE regress_bad_unregistered, regress_bad_clerk; \echo SQLSTATE :SQLSTATE
+SELECT rolname FROM pg_roles WHERE rolname LIKE 'regress\_bad\_%' ORDER BY rolname;
+
+SELECT *, (SELECT digest FROM policy_digest) = :'before' AS unchanged FROM policy_counts;
+
+------------------------------------------------------------------------------
 -- Identifiers that name nothing: OID 0 ('-') and OIDs of no object
 ------------------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ SELECT p.oid::regprocedure AS security_definer_function
   FROM pg_proc p
  WHERE p.pronamespace = 'personal_data'::regnamespace AND p.prosecdef
  ORDER BY p.proname;
--- functions PUBLIC may execute
+-- functions PUBLIC may execute (the _-prefixed ones because the label views,
+-- which everyone may read, call them)
 SELECT p.oid::regprocedure AS public_function, p.prosecdef, p.provolatile
   FROM pg_proc p
  WHERE p.pronamespace = 'personal_data'::regnamespace
@@ -227,40 +228,31 @@ RESET ROLE;
 SELECT objname, label FROM pg_seclabels WHERE provider = 'personal_data' ORDER BY objname;
 
 ------------------------------------------------------------------------------
--- The grants README.md shows: a DBA role keeps the policy, a compliance
--- role records consents, legal bases and holds and reads them back.
+-- The grants README.md shows ("Security"): a DBA role that maintains the
+-- policy, and a compliance role that reads all of it and records consents
+-- and holds but changes no purposes, labels or grants.  Login roles get them
+-- through membership.
 ------------------------------------------------------------------------------
 
-GRANT EXECUTE ON FUNCTION
-	personal_data.define_purpose(text, text, text, interval, boolean),
-	personal_data.set_purpose_retention(text, interval),
-	personal_data.drop_purpose(text),
-	personal_data.install_default_purposes(),
-	personal_data.register_table(regclass, name, name, name, text, text, interval),
-	personal_data.unregister_table(regclass),
-	personal_data.label_column(regclass, name, text[], text),
-	personal_data.unlabel_column(regclass, name),
-	personal_data.grant_purpose(regrole, text),
-	personal_data.revoke_purpose(regrole, text),
-	personal_data.register_recipient(regrole, text, text, text),
-	personal_data.unregister_recipient(regrole),
-	personal_data.assign_manager(text, regrole, text),
-	personal_data.inventory()
-TO regress_dba;
-GRANT EXECUTE ON FUNCTION
-	personal_data.record_consent(text, text, regrole, boolean, timestamptz, text),
-	personal_data.withdraw_consent(text, text, regrole),
-	personal_data.record_legal_basis(regrole, text, text, text, text, timestamptz),
-	personal_data.place_hold(text, text, timestamptz),
-	personal_data.release_hold(bigint),
-	personal_data.inventory()
-TO regress_compliance;
-GRANT SELECT ON personal_data.consents, personal_data.legal_bases, personal_data.holds
-TO regress_compliance;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA personal_data TO regress_dba;
+GRANT SELECT ON personal_data.consents, personal_data.legal_bases,
+      personal_data.holds TO regress_dba;
 
-SET ROLE regress_dba;
--- the whole policy API works for it, on tables it does not own, without
--- EXECUTE on the helpers those functions call
+GRANT SELECT ON ALL TABLES IN SCHEMA personal_data TO regress_compliance;
+GRANT EXECUTE ON FUNCTION
+      personal_data.inventory(),
+      personal_data.record_consent(text, text, regrole, boolean, timestamptz, text),
+      personal_data.withdraw_consent(text, text, regrole),
+      personal_data.record_legal_basis(regrole, text, text, text, text, timestamptz),
+      personal_data.place_hold(text, text, timestamptz),
+      personal_data.release_hold(bigint)
+   TO regress_compliance;
+
+CREATE ROLE regress_alice IN ROLE regress_dba;
+CREATE ROLE regress_bob IN ROLE regress_compliance;
+
+SET ROLE regress_alice;
+-- the whole API works for it, on tables it does not own
 SELECT personal_data.install_default_purposes();
 SELECT personal_data.define_purpose('newsletter', 'customer', retention => interval '1 year');
 SELECT personal_data.set_purpose_retention('newsletter', interval '2 years');
@@ -273,21 +265,30 @@ SELECT personal_data.revoke_purpose('regress_app', 'billing');
 SELECT personal_data.register_recipient('regress_owner', 'third_party', 'Owner Inc.', 'US');
 SELECT personal_data.unregister_recipient('regress_owner');
 SELECT personal_data.assign_manager('Marketing', 'regress_dba', 'marketing@example.com');
+SELECT personal_data.record_consent('cust-3', 'newsletter', 'regress_partner') > 0 AS recorded;
+SELECT personal_data.withdraw_consent('cust-3', 'newsletter');
+SELECT personal_data.record_legal_basis('regress_partner', 'law', 'Court order 7') > 0 AS recorded;
+SELECT personal_data.place_hold('cust-3', 'complaint') AS hold_id \gset
+SELECT personal_data.release_hold(:hold_id);
+SELECT subject, purpose, recipient, withdrawn_at IS NOT NULL AS withdrawn
+  FROM personal_data.consents ORDER BY id;
 SELECT relation, column_name, purposes, retention, department, manager
   FROM personal_data.inventory();
 SELECT personal_data.unregister_table('regress_owned_too');
-SELECT personal_data.drop_purpose('newsletter');
 -- the errors it gets are the API's, not permission errors
 SELECT personal_data.drop_purpose('billing'); \echo SQLSTATE :SQLSTATE
--- it was not given the consent functions, nor the evidence tables
-SELECT personal_data.record_consent('cust-2', 'billing'); \echo SQLSTATE :SQLSTATE
-SELECT count(*) FROM personal_data.consents; \echo SQLSTATE :SQLSTATE
+SELECT personal_data.drop_purpose('newsletter'); \echo SQLSTATE :SQLSTATE
+-- the internal helpers it was given too are harmless
+SELECT personal_data._require_purpose('support');
+SELECT personal_data._require_purpose('nonesuch'); \echo SQLSTATE :SQLSTATE
+SELECT personal_data._policy_changed(); \echo SQLSTATE :SQLSTATE
 -- and it still may not label tables directly, nor write the catalog
 SECURITY LABEL FOR personal_data ON TABLE regress_owned_too IS 'subject=id'; \echo SQLSTATE :SQLSTATE
-INSERT INTO personal_data.purposes (name, category) VALUES ('newsletter', 'customer'); \echo SQLSTATE :SQLSTATE
+INSERT INTO personal_data.purposes (name, category) VALUES ('newsletter2', 'customer'); \echo SQLSTATE :SQLSTATE
+DELETE FROM personal_data.consents; \echo SQLSTATE :SQLSTATE
 RESET ROLE;
 
-SET ROLE regress_compliance;
+SET ROLE regress_bob;
 SELECT personal_data.record_consent('cust-2', 'billing', 'regress_partner') > 0 AS recorded;
 SELECT personal_data.withdraw_consent('cust-2', 'billing');
 SELECT personal_data.record_legal_basis('regress_partner', 'vital_interest', 'Flood 2024',
@@ -299,10 +300,14 @@ SELECT subject, purpose, recipient, withdrawn_at IS NOT NULL AS withdrawn
 SELECT recipient, basis, reference, subject FROM personal_data.legal_bases ORDER BY id;
 SELECT subject, reason, released_at IS NOT NULL AS released FROM personal_data.holds ORDER BY id;
 SELECT relation, column_name FROM personal_data.inventory();
+SELECT count(*) FROM personal_data.registered_tables;
 -- but not the policy functions
 SELECT personal_data.define_purpose('newsletter', 'customer'); \echo SQLSTATE :SQLSTATE
+SELECT personal_data.grant_purpose('regress_bob', 'billing'); \echo SQLSTATE :SQLSTATE
+SELECT personal_data.label_column('regress_owned', 'id', ARRAY['billing']); \echo SQLSTATE :SQLSTATE
 -- and it only reads the evidence
 DELETE FROM personal_data.consents; \echo SQLSTATE :SQLSTATE
+UPDATE personal_data.holds SET released_at = NULL; \echo SQLSTATE :SQLSTATE
 RESET ROLE;
 
 ------------------------------------------------------------------------------
@@ -320,7 +325,8 @@ SELECT count(*) AS dropped
 DROP TABLE regress_owned, regress_owned_too;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA personal_data FROM regress_dba, regress_compliance;
 REVOKE ALL ON ALL TABLES IN SCHEMA personal_data FROM regress_dba, regress_compliance;
-DROP ROLE regress_app, regress_owner, regress_dba, regress_compliance, regress_partner;
+DROP ROLE regress_alice, regress_bob, regress_app, regress_owner, regress_dba,
+	regress_compliance, regress_partner;
 SELECT (SELECT count(*) FROM personal_data.purposes) AS purposes,
        (SELECT count(*) FROM personal_data.departments) AS departments,
        (SELECT count(*) FROM personal_data.recipients) AS recipients,

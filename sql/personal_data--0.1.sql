@@ -301,6 +301,62 @@ BEGIN
 END
 $$;
 
+-- The role argument must name an existing role (a regrole can hold any OID).
+CREATE FUNCTION personal_data._require_role(role regrole, argument text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM personal_data._require(role, argument);
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = role) THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'undefined_object',
+			MESSAGE = format('role with OID %s does not exist', role::oid);
+	END IF;
+END
+$$;
+
+-- The table argument must name an existing relation.
+CREATE FUNCTION personal_data._require_relation(rel regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM personal_data._require(rel, 'table');
+	IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = rel) THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'undefined_table',
+			MESSAGE = format('relation with OID %s does not exist', rel::oid);
+	END IF;
+END
+$$;
+
+-- ISO 3166-1 alpha-2: the codes officially assigned.
+CREATE FUNCTION personal_data._is_country_code(code text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT code OPERATOR(pg_catalog.=) ANY (ARRAY[
+		'AD', 'AE', 'AF', 'AG', 'AI', 'AL', 'AM', 'AO', 'AQ', 'AR', 'AS', 'AT', 'AU', 'AW', 'AX', 'AZ',
+		'BA', 'BB', 'BD', 'BE', 'BF', 'BG', 'BH', 'BI', 'BJ', 'BL', 'BM', 'BN', 'BO', 'BQ', 'BR', 'BS',
+		'BT', 'BV', 'BW', 'BY', 'BZ', 'CA', 'CC', 'CD', 'CF', 'CG', 'CH', 'CI', 'CK', 'CL', 'CM', 'CN',
+		'CO', 'CR', 'CU', 'CV', 'CW', 'CX', 'CY', 'CZ', 'DE', 'DJ', 'DK', 'DM', 'DO', 'DZ', 'EC', 'EE',
+		'EG', 'EH', 'ER', 'ES', 'ET', 'FI', 'FJ', 'FK', 'FM', 'FO', 'FR', 'GA', 'GB', 'GD', 'GE', 'GF',
+		'GG', 'GH', 'GI', 'GL', 'GM', 'GN', 'GP', 'GQ', 'GR', 'GS', 'GT', 'GU', 'GW', 'GY', 'HK', 'HM',
+		'HN', 'HR', 'HT', 'HU', 'ID', 'IE', 'IL', 'IM', 'IN', 'IO', 'IQ', 'IR', 'IS', 'IT', 'JE', 'JM',
+		'JO', 'JP', 'KE', 'KG', 'KH', 'KI', 'KM', 'KN', 'KP', 'KR', 'KW', 'KY', 'KZ', 'LA', 'LB', 'LC',
+		'LI', 'LK', 'LR', 'LS', 'LT', 'LU', 'LV', 'LY', 'MA', 'MC', 'MD', 'ME', 'MF', 'MG', 'MH', 'MK',
+		'ML', 'MM', 'MN', 'MO', 'MP', 'MQ', 'MR', 'MS', 'MT', 'MU', 'MV', 'MW', 'MX', 'MY', 'MZ', 'NA',
+		'NC', 'NE', 'NF', 'NG', 'NI', 'NL', 'NO', 'NP', 'NR', 'NU', 'NZ', 'OM', 'PA', 'PE', 'PF', 'PG',
+		'PH', 'PK', 'PL', 'PM', 'PN', 'PR', 'PS', 'PT', 'PW', 'PY', 'QA', 'RE', 'RO', 'RS', 'RU', 'RW',
+		'SA', 'SB', 'SC', 'SD', 'SE', 'SG', 'SH', 'SI', 'SJ', 'SK', 'SL', 'SM', 'SN', 'SO', 'SR', 'SS',
+		'ST', 'SV', 'SX', 'SY', 'SZ', 'TC', 'TD', 'TF', 'TG', 'TH', 'TJ', 'TK', 'TL', 'TM', 'TN', 'TO',
+		'TR', 'TT', 'TV', 'TW', 'TZ', 'UA', 'UG', 'UM', 'US', 'UY', 'UZ', 'VA', 'VC', 'VE', 'VG', 'VI',
+		'VN', 'VU', 'WF', 'WS', 'YE', 'YT', 'ZA', 'ZM', 'ZW'])
+$$;
+
 -- The role must be a registered recipient.
 CREATE FUNCTION personal_data._require_recipient(role regrole)
 RETURNS void
@@ -512,13 +568,14 @@ CREATE FUNCTION personal_data.register_table(rel regclass, subject_column name,
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = postgres	-- labels hold one spelling of a retention
 AS $$
 DECLARE
 	label text;
 	col name;
 BEGIN
 	PERFORM personal_data._require_preloaded();
-	PERFORM personal_data._require(rel, 'table');
+	PERFORM personal_data._require_relation(rel);
 	PERFORM personal_data._require(subject_column, 'subject_column');
 	PERFORM personal_data._require(on_expiry, 'on_expiry');
 	IF EXISTS (SELECT FROM personal_data.registered_tables t WHERE t.relation = rel) THEN
@@ -659,7 +716,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM personal_data._require_preloaded();
-	PERFORM personal_data._require(role, 'role');
+	PERFORM personal_data._require_role(role, 'role');
 	PERFORM personal_data._require_purpose(purpose);
 	INSERT INTO personal_data.purpose_grants (role, purpose)
 	VALUES (role, purpose)
@@ -679,7 +736,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM personal_data._require_preloaded();
-	PERFORM personal_data._require(role, 'role');
+	PERFORM personal_data._require_role(role, 'role');
 	PERFORM personal_data._require_purpose(purpose);
 	DELETE FROM personal_data.purpose_grants g
 	 WHERE g.role = revoke_purpose.role AND g.purpose = revoke_purpose.purpose;
@@ -699,7 +756,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM personal_data._require_preloaded();
-	PERFORM personal_data._require(role, 'role');
+	PERFORM personal_data._require_role(role, 'role');
 	PERFORM personal_data._require(kind, 'kind');
 	PERFORM personal_data._require_text(organization, 'organization');
 	IF kind NOT IN ('entrustee', 'third_party') THEN
@@ -708,7 +765,7 @@ BEGIN
 			MESSAGE = format('invalid recipient kind "%s"', kind),
 			DETAIL = 'A recipient is an entrustee or a third_party.';
 	END IF;
-	IF country IS NOT NULL AND upper(country) !~ '^[A-Z]{2}$' THEN
+	IF country IS NOT NULL AND NOT personal_data._is_country_code(upper(country)) THEN
 		RAISE EXCEPTION USING
 			ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('invalid country code "%s"', country),
@@ -755,7 +812,7 @@ AS $$
 BEGIN
 	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_text(department, 'department');
-	PERFORM personal_data._require(manager, 'manager');
+	PERFORM personal_data._require_role(manager, 'manager');
 	PERFORM personal_data._require_text(contact, 'contact');
 	IF department ~ '[;=]' OR length(department) > 63 THEN
 		RAISE EXCEPTION USING
@@ -957,7 +1014,8 @@ AS $$
 		   t.on_expiry, t.department, d.manager,
 		   (SELECT array_agg(DISTINCT r.role::text ORDER BY r.role::text)
 			  FROM personal_data.recipients r
-			  JOIN personal_data.purpose_grants g ON g.role = r.role
+			  JOIN personal_data.purpose_grants g
+				ON pg_has_role(r.role, g.role, 'USAGE')	-- grants follow membership
 			 WHERE g.purpose = ANY (c.purposes))
 	  FROM personal_data.labelled_columns c
 	  JOIN personal_data.registered_tables t ON t.relation = c.relation
@@ -976,6 +1034,9 @@ REVOKE ALL ON FUNCTION
 	personal_data._require_text(text, text),
 	personal_data._require_purpose(text),
 	personal_data._require_recipient(regrole),
+	personal_data._require_role(regrole, text),
+	personal_data._require_relation(regclass),
+	personal_data._is_country_code(text),
 	personal_data._require_future(timestamptz, text),
 	personal_data._require_positive(interval, text),
 	personal_data._require_registered(regclass),

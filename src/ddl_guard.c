@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -31,6 +32,7 @@
 #include "utils/builtins.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "commands/seclabel.h"
 #include "miscadmin.h"
@@ -46,7 +48,8 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 /* What a statement will need doing once it has run. */
 typedef struct PendingLabelWork
 {
-	Oid			relid;			/* registered table the statement alters */
+	List	   *relids;			/* registered tables the statement alters:
+								 * the named one and its inheritors */
 	const char *old_column;		/* RENAME COLUMN: old and new name */
 	const char *new_column;
 	Oid			detached_relid; /* DETACH PARTITION: the partition */
@@ -82,6 +85,8 @@ set_label(Oid relid, int32 subid, const char *label)
 static void
 plan_label_work(Node *parsetree, PendingLabelWork *work)
 {
+	Oid			relid = InvalidOid;
+
 	memset(work, 0, sizeof(*work));
 
 	if (IsA(parsetree, RenameStmt))
@@ -90,7 +95,7 @@ plan_label_work(Node *parsetree, PendingLabelWork *work)
 
 		if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL)
 			return;
-		work->relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 		work->old_column = stmt->subname;
 		work->new_column = stmt->newname;
 	}
@@ -99,7 +104,7 @@ plan_label_work(Node *parsetree, PendingLabelWork *work)
 		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 		ListCell   *lc;
 
-		work->relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 		foreach(lc, stmt->cmds)
 		{
 			AlterTableCmd *cmd = lfirst(lc);
@@ -126,8 +131,21 @@ plan_label_work(Node *parsetree, PendingLabelWork *work)
 			work->detached_root = root;
 		}
 	}
-	if (!is_registered(work->relid))
-		work->relid = InvalidOid;
+
+	/*
+	 * ALTER TABLE recurses to inheritors: an inheritance child, or a
+	 * partition attached with labels of its own, may be registered too.
+	 */
+	if (OidIsValid(relid))
+	{
+		ListCell   *lc;
+
+		foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		{
+			if (is_registered(lfirst_oid(lc)))
+				work->relids = lappend_oid(work->relids, lfirst_oid(lc));
+		}
+	}
 }
 
 /*
@@ -155,24 +173,18 @@ label_detached_partition(Oid partition, Oid root)
 	}
 }
 
-/* After the statement: follow renames, refuse what breaks the label. */
+/*
+ * After the statement, for one registered table it altered: follow a rename
+ * of a column the label names, and refuse what breaks the label.
+ */
 static void
-finish_label_work(const PendingLabelWork *work)
+check_label_after_ddl(Oid relid, const PendingLabelWork *work)
 {
-	char	   *label;
+	char	   *label = pd_get_label(relid, 0);
 	PdTableLabel tl;
 	char	   *problem;
 
-	if (!OidIsValid(work->relid) && !OidIsValid(work->detached_relid))
-		return;
-
-	/* make the statement's catalog changes visible to the lookups below */
-	CommandCounterIncrement();
-
-	if (OidIsValid(work->detached_relid))
-		label_detached_partition(work->detached_relid, work->detached_root);
-
-	if (!OidIsValid(work->relid) || (label = pd_get_label(work->relid, 0)) == NULL)
+	if (label == NULL)
 		return;
 	pd_parse_table_label(label, &tl);
 
@@ -186,7 +198,8 @@ finish_label_work(const PendingLabelWork *work)
 			tl.collected_at = unconstify(char *, work->new_column), renamed = true;
 		if (tl.birthdate && strcmp(tl.birthdate, work->old_column) == 0)
 			tl.birthdate = unconstify(char *, work->new_column), renamed = true;
-		if (renamed)
+		/* a rename that did not reach this inheritor leaves its label alone */
+		if (renamed && get_attnum(relid, work->new_column) > 0)
 		{
 			if (strpbrk(work->new_column, ";=") != NULL)
 				ereport(ERROR,
@@ -194,18 +207,37 @@ finish_label_work(const PendingLabelWork *work)
 						 errmsg("column name \"%s\" cannot be used in a personal_data label",
 								work->new_column),
 						 errdetail("Column names in labels may not contain \";\" or \"=\".")));
-			set_label(work->relid, 0, pd_format_table_label(&tl));
+			set_label(relid, 0, pd_format_table_label(&tl));
 		}
 	}
 
-	problem = pd_table_label_problem(work->relid, &tl);
+	problem = pd_table_label_problem(relid, &tl);
 	if (problem)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("cannot alter table \"%s\": its personal_data label depends on the column",
-						get_rel_name(work->relid)),
+						get_rel_name(relid)),
 				 errdetail_internal("%s", problem),
 				 errhint("Register the table anew with personal_data.unregister_table() and register_table() first.")));
+}
+
+/* After the statement: label detached partitions, check altered tables. */
+static void
+finish_label_work(const PendingLabelWork *work)
+{
+	ListCell   *lc;
+
+	if (work->relids == NIL && !OidIsValid(work->detached_relid))
+		return;
+
+	/* make the statement's catalog changes visible to the lookups below */
+	CommandCounterIncrement();
+
+	if (OidIsValid(work->detached_relid))
+		label_detached_partition(work->detached_relid, work->detached_root);
+
+	foreach(lc, work->relids)
+		check_label_after_ddl(lfirst_oid(lc), work);
 }
 
 /*
@@ -219,7 +251,16 @@ policy_references_to_role(Oid roleid)
 	Datum		values[1] = {ObjectIdGetDatum(roleid)};
 	char	   *result = NULL;
 	MemoryContext caller_context = CurrentMemoryContext;
+	Oid			saved_userid;
+	int			saved_sec_context;
 
+	/*
+	 * Consents and legal bases are readable by compliance roles only; a role
+	 * with CREATEROLE must still be stopped from orphaning them.
+	 */
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(what, E'\\n' ORDER BY what) FROM ("
 							  " SELECT pg_catalog.format('It holds purpose \"%s\".', purpose) AS what"
@@ -229,7 +270,15 @@ policy_references_to_role(Oid roleid)
 							  "   FROM personal_data.recipients WHERE role OPERATOR(pg_catalog.=) $1"
 							  " UNION ALL"
 							  " SELECT pg_catalog.format('It manages department \"%s\".', department)"
-							  "   FROM personal_data.departments WHERE manager OPERATOR(pg_catalog.=) $1) r",
+							  "   FROM personal_data.departments WHERE manager OPERATOR(pg_catalog.=) $1"
+							  " UNION ALL"
+							  " SELECT pg_catalog.format('Consents name it as recipient (%s).', pg_catalog.count(*))"
+							  "   FROM personal_data.consents WHERE recipient OPERATOR(pg_catalog.=) $1"
+							  "  HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0"
+							  " UNION ALL"
+							  " SELECT pg_catalog.format('Legal bases name it as recipient (%s).', pg_catalog.count(*))"
+							  "   FROM personal_data.legal_bases WHERE recipient OPERATOR(pg_catalog.=) $1"
+							  "  HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0) r",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up personal_data references to role %u", roleid);
 	if (SPI_processed == 1)
@@ -240,6 +289,7 @@ policy_references_to_role(Oid roleid)
 			result = MemoryContextStrdup(caller_context, value);
 	}
 	SPI_finish();
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	return result;
 }
 
@@ -265,7 +315,7 @@ refuse_dropping_policy_roles(DropRoleStmt *stmt)
 					 errmsg("role \"%s\" cannot be dropped because the personal_data policy refers to it",
 							get_rolespec_name(spec)),
 					 errdetail_internal("%s", references),
-					 errhint("Revoke its purposes with personal_data.revoke_purpose(), unregister it with personal_data.unregister_recipient(), or assign its departments another manager first.")));
+					 errhint("Revoke its purposes with personal_data.revoke_purpose(), unregister it with personal_data.unregister_recipient(), or assign its departments another manager first; a role that consents or legal bases name is evidence: make it NOLOGIN instead.")));
 	}
 }
 

@@ -25,7 +25,9 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/catalog.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_seclabel.h"
@@ -426,6 +428,14 @@ static void
 check_relation_kind(Oid relid)
 {
 	char		relkind = get_rel_relkind(relid);
+	Oid			namespace = get_rel_namespace(relid);
+
+	if (IsCatalogNamespace(namespace) || IsToastNamespace(namespace) ||
+		namespace == get_namespace_oid(PD_SCHEMA, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot set a personal_data label on \"%s\"", get_rel_name(relid)),
+				 errdetail("System catalogs and the personal_data extension's own tables are not under the policy.")));
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -506,9 +516,16 @@ pd_format_table_label(const PdTableLabel *tl)
 	if (tl->department)
 		appendStringInfo(&buf, ";department=%s", tl->department);
 	if (tl->has_retention)
+	{
+		/* one spelling, whatever the session's IntervalStyle */
+		int			saved_style = IntervalStyle;
+
+		IntervalStyle = INTSTYLE_POSTGRES;
 		appendStringInfo(&buf, ";retention=%s",
 						 DatumGetCString(DirectFunctionCall1(interval_out,
 															 IntervalPGetDatum(&tl->retention))));
+		IntervalStyle = saved_style;
+	}
 	if (tl->on_expiry == PD_ON_EXPIRY_ANONYMIZE)
 		appendStringInfoString(&buf, ";on_expiry=anonymize");
 	return buf.data;

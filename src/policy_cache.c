@@ -528,6 +528,9 @@ pd_role_has_purpose(Oid roleid, const char *purpose_name)
 
 	if (purpose == NULL)
 		return false;
+	/* superusers may use every defined purpose; says so rather than by accident */
+	if (superuser_arg(roleid))
+		return true;
 	for (i = 0; i < purpose->ngrantees; i++)
 	{
 		if (has_privs_of_role(roleid, purpose->grantees[i]))
@@ -537,10 +540,12 @@ pd_role_has_purpose(Oid roleid, const char *purpose_name)
 }
 
 /*
- * The recipient roleid acts as, or NULL for an internal role.  A member of a
- * recipient role acts as that recipient (otherwise logging in as a member
- * would escape the recipient's rules); if it is a member of several, a third
- * party wins over an entrustee, being the more restricted.
+ * The recipient roleid acts as, or NULL for an internal role.  A role with
+ * the privileges of a recipient role (a member that inherits them) acts as
+ * that recipient, otherwise logging in as a member would escape the
+ * recipient's rules; a NOINHERIT member is itself until it SETs ROLE, just
+ * as for privileges.  Among several, a third party wins over an entrustee,
+ * being the more restricted.
  */
 PdRecipient *
 pd_lookup_recipient(Oid roleid)
@@ -549,6 +554,12 @@ pd_lookup_recipient(Oid roleid)
 	PdRecipient *best = NULL;
 	HASH_SEQ_STATUS status;
 
+	/*
+	 * has_privs_of_role() holds for a superuser and every role: superusers
+	 * are never recipients (register_recipient() refuses them too).
+	 */
+	if (superuser_arg(roleid))
+		return NULL;
 	ensure_catalog_loaded();
 	recipient = hash_search(recipient_hash, &roleid, HASH_FIND, NULL);
 	if (recipient)
