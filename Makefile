@@ -9,7 +9,8 @@ OBJS = \
 	src/personal_data.o \
 	src/label.o \
 	src/policy_cache.o \
-	src/ddl_guard.o
+	src/ddl_guard.o \
+	src/enforce.o
 
 EXTENSION = personal_data
 DATA = $(wildcard sql/personal_data--*.sql)

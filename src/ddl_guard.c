@@ -335,6 +335,8 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 		plan_label_work(parsetree, &work);
 	if (IsA(parsetree, DropRoleStmt) && IsTransactionState())
 		refuse_dropping_policy_roles((DropRoleStmt *) parsetree);
+	if (IsA(parsetree, CopyStmt) && IsTransactionState())
+		pstmt = pd_enforce_copy(pstmt);
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,

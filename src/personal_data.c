@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/plancache.h"
 
 #include "personal_data.h"
 
@@ -58,6 +59,24 @@ check_purpose(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * Plans of registered tables are built for one purpose (masked columns, row
+ * filters): a new purpose, or enforcement switched, must not reuse them.
+ */
+static void
+assign_purpose(const char *newval, void *extra)
+{
+	if (pd_purpose == NULL || strcmp(pd_purpose, newval) != 0)
+		ResetPlanCache();
+}
+
+static void
+assign_enforce(bool newval, void *extra)
+{
+	if (newval != pd_enforce)
+		ResetPlanCache();
+}
+
 static void
 define_settings(void)
 {
@@ -68,7 +87,7 @@ define_settings(void)
 							   "",
 							   PGC_USERSET,
 							   0,
-							   check_purpose, NULL, NULL);
+							   check_purpose, assign_purpose, NULL);
 
 	DefineCustomBoolVariable("personal_data.enforce",
 							 "Enforces purpose limitation and disclosure rules.",
@@ -77,7 +96,7 @@ define_settings(void)
 							 true,
 							 PGC_SUSET,
 							 0,
-							 NULL, NULL, NULL);
+							 NULL, assign_enforce, NULL);
 
 	DefineCustomIntVariable("personal_data.minor_age",
 							"Age below which a guardian's consent is required.",
@@ -110,6 +129,7 @@ _PG_init(void)
 		return;
 
 	pd_install_ddl_guard();
+	pd_install_enforcement();
 }
 
 /*

@@ -18,6 +18,7 @@
 
 #include "catalog/objectaddress.h"
 #include "datatype/timestamp.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 
 #define PD_PROVIDER			"personal_data"
@@ -160,5 +161,12 @@ extern PdPurpose *pd_lookup_purpose(const char *name);
 extern bool pd_role_has_purpose(Oid roleid, const char *purpose);
 extern PdRecipient *pd_lookup_recipient(Oid roleid);
 extern bool pd_column_allows(const PdColumnRule *rule, const char *purpose);
+extern List *pd_policy_catalog_relids(void);
+
+/* enforce.c: query-time enforcement */
+extern bool pd_enforcement_applies(void);
+extern char *pd_minor_condition_sql(const PdTableRules *rules, Oid relid);
+extern void pd_install_enforcement(void);
+extern struct PlannedStmt *pd_enforce_copy(struct PlannedStmt *pstmt);
 
 #endif							/* PERSONAL_DATA_H */

@@ -739,3 +739,22 @@ pd_require_preloaded_sql(PG_FUNCTION_ARGS)
 	pd_require_preloaded();
 	PG_RETURN_VOID();
 }
+
+/*
+ * The policy catalog tables whose changes invalidate enforced plans: the
+ * planner adds them to a plan's dependencies.
+ */
+List *
+pd_policy_catalog_relids(void)
+{
+	List	   *result = NIL;
+
+	ensure_catalog_loaded();
+	if (OidIsValid(purposes_relid))
+		result = lappend_oid(result, purposes_relid);
+	if (OidIsValid(grants_relid))
+		result = lappend_oid(result, grants_relid);
+	if (OidIsValid(recipients_relid))
+		result = lappend_oid(result, recipients_relid);
+	return result;
+}

@@ -1,0 +1,759 @@
+/*-------------------------------------------------------------------------
+ *
+ * enforce.c
+ *	  Query-time enforcement of the policy (DESIGN.md §3).
+ *
+ * Three mechanisms, each at the one place every query passes through:
+ *
+ *	 - Column purposes are checked in the ExecutorCheckPerms hook, which
+ *	   PostgreSQL calls at executor start for every statement, with the
+ *	   columns each table reference reads and writes: views, functions,
+ *	   cursors, prepared and cached plans, COPY and RETURNING all end there.
+ *	   A column the session may not use raises 42501.
+ *	 - Columns labelled on_denied=null are replaced by NULL in the planner
+ *	   hook, which sees the query after views are expanded, and are then
+ *	   taken out of the columns the statement reads.  A reference the
+ *	   rewrite did not reach still reaches the check above and errors: the
+ *	   failure mode is an error, never a leak.
+ *	 - Third parties see only rows whose subject has a valid basis: the
+ *	   planner hook adds a security qual to each reference to a registered
+ *	   table (evaluated before any user-supplied condition, like row-level
+ *	   security), written so that the planner hashes the set of subjects
+ *	   once instead of probing per row.  Writes of a minor's row need a
+ *	   guardian's consent, checked like a WITH CHECK option.
+ *
+ * Whose identity counts is the session's role (GetOuterUserId: the login
+ * role or SET ROLE), whatever views or SECURITY DEFINER functions lie in
+ * between.  Superusers are exempt.  Plans depend on the role and purpose:
+ * they are marked role-dependent, depend on the policy catalog tables, and
+ * a change of purpose resets the plan cache.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/planner.h"
+#include "parser/parse_clause.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_relation.h"
+#include "parser/parser.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "personal_data.h"
+
+static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
+static planner_hook_type prev_planner = NULL;
+
+/* How the policy sees the session running the current statement. */
+typedef struct PolicySession
+{
+	Oid			roleid;			/* session role (GetOuterUserId) */
+	const char *purpose;		/* NULL if none is set */
+	PdRecipient *recipient;		/* NULL for an internal role */
+} PolicySession;
+
+/*
+ * Could the policy apply to this statement?  The cheap part of the test,
+ * made before looking at any table: not when a superuser switched it off,
+ * not in parallel workers (the leader checked), not inside
+ * referential-integrity checks (which read keys to enforce constraints,
+ * never to return them).
+ */
+static bool
+enforcement_may_apply(void)
+{
+	return pd_preloaded && pd_enforce && IsNormalProcessingMode() &&
+		!IsParallelWorker() && IsTransactionState() && !InNoForceRLSOperation();
+}
+
+/*
+ * Does the policy apply to this statement?  Also not for superusers, nor
+ * where the extension is not installed.
+ */
+bool
+pd_enforcement_applies(void)
+{
+	if (!enforcement_may_apply())
+		return false;
+	if (superuser_arg(GetOuterUserId()))
+		return false;
+	return pd_extension_installed();
+}
+
+/* Does the query (at any level) read or write a registered table? */
+static bool
+touches_registered_table(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION &&
+				pd_table_rules(rte->relid)->registered)
+				return true;
+		}
+		return query_tree_walker(query, touches_registered_table, context, 0);
+	}
+	return expression_tree_walker(node, touches_registered_table, context);
+}
+
+static void
+get_policy_session(PolicySession *session)
+{
+	session->roleid = GetOuterUserId();
+	session->purpose = (pd_purpose && pd_purpose[0] != '\0') ? pd_purpose : NULL;
+	session->recipient = pd_lookup_recipient(session->roleid);
+}
+
+/*
+ * May the session use (read or write) the column?  The purpose must be set,
+ * listed by the column, and granted -- to the recipient role itself when the
+ * session acts for a recipient, so that an entrustee's other memberships do
+ * not widen what it was entrusted with.
+ */
+static bool
+session_may_use_column(const PolicySession *session, const PdColumnRule *rule)
+{
+	if (session->purpose == NULL || !pd_column_allows(rule, session->purpose))
+		return false;
+	if (session->recipient)
+		return pd_role_has_purpose(session->recipient->roleid, session->purpose);
+	return pd_role_has_purpose(session->roleid, session->purpose);
+}
+
+static char *
+column_purpose_list(const PdColumnRule *rule)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < rule->npurposes; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", rule->purposes[i]);
+	return buf.data;
+}
+
+/*
+ * The refusal: names the column, the table and the purpose; says why in the
+ * DETAIL and how to proceed in the HINT.  Never any value of the data.
+ */
+static void
+report_column_denied(const PolicySession *session, Oid relid,
+					 const PdColumnRule *rule, bool writing)
+{
+	const char *column = get_attname(relid, rule->attnum, false);
+	const char *table = get_rel_name(relid);
+	const char *action = writing ? "writing" : "reading";
+	char	   *allowed = column_purpose_list(rule);
+	Oid			grantee = session->recipient ? session->recipient->roleid : session->roleid;
+
+	if (session->purpose == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("no purpose is set for %s column \"%s\" of table \"%s\"",
+						action, column, table),
+				 errdetail("Column \"%s\" holds personal data collected for: %s.",
+						   column, allowed),
+				 errhint("State the purpose of the processing first, e.g. SET personal_data.purpose = '%s'.",
+						 rule->purposes[0])));
+	if (pd_lookup_purpose(session->purpose) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("purpose \"%s\" does not allow %s column \"%s\" of table \"%s\"",
+						session->purpose, action, column, table),
+				 errdetail("Purpose \"%s\" is not defined. Column \"%s\" holds personal data collected for: %s.",
+						   session->purpose, column, allowed),
+				 errhint("Set personal_data.purpose to one of the column's purposes.")));
+	if (!pd_column_allows(rule, session->purpose))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("purpose \"%s\" does not allow %s column \"%s\" of table \"%s\"",
+						session->purpose, action, column, table),
+				 errdetail("Column \"%s\" holds personal data collected for: %s.",
+						   column, allowed),
+				 errhint("Leave the column out of the query, or set personal_data.purpose to one of its purposes if the processing serves it.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("purpose \"%s\" does not allow %s column \"%s\" of table \"%s\"",
+					session->purpose, action, column, table),
+			 errdetail("Role \"%s\" is not granted purpose \"%s\". Column \"%s\" holds personal data collected for: %s.",
+					   GetUserNameFromId(grantee, false), session->purpose,
+					   column, allowed),
+			 errhint("A policy administrator grants purposes with personal_data.grant_purpose().")));
+}
+
+/*
+ * ExecutorCheckPerms hook: every column a statement reads or writes in a
+ * registered table must be usable by the session under its purpose.  A
+ * whole-row reference uses every column.
+ */
+static bool
+pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
+{
+	PolicySession session;
+	bool		have_session = false;
+	ListCell   *lc;
+	const int	whole_row = InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber;
+
+	if (prev_ExecutorCheckPerms &&
+		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
+		return false;
+	if (!enforcement_may_apply())
+		return true;
+
+	foreach(lc, rangeTable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		PdTableRules *rules;
+		int			i;
+
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		rules = pd_table_rules(rte->relid);
+		if (!rules->registered)
+			continue;
+		for (i = 0; i < rules->ncolumns; i++)
+		{
+			PdColumnRule rule = rules->columns[i];
+			int			offset = rule.attnum - FirstLowInvalidHeapAttributeNumber;
+			bool		read = bms_is_member(offset, rte->selectedCols) ||
+				bms_is_member(whole_row, rte->selectedCols);
+			bool		written = bms_is_member(offset, rte->insertedCols) ||
+				bms_is_member(offset, rte->updatedCols);
+
+			if (!read && !written)
+				continue;
+			if (!have_session)
+			{
+				/* decided once per statement, and only if it matters */
+				if (!pd_enforcement_applies())
+					return true;
+				get_policy_session(&session);
+				have_session = true;
+			}
+			if (session_may_use_column(&session, &rule))
+				continue;
+			if (!ereport_on_violation)
+				return false;
+			report_column_denied(&session, rte->relid, &rule, written);
+		}
+	}
+	return true;
+}
+
+/*
+ * Row filter for a third party: the subject must have, for this recipient
+ * and purpose, a consent not withdrawn nor expired (only a guardian's counts
+ * if the subject is a minor by the table's birthdate column), or a legal
+ * basis for that subject or for all subjects.  Each IN (...) is
+ * uncorrelated, so the planner hashes the subjects once per scan instead of
+ * probing per row.  Returned as SQL over the table's columns.
+ */
+static char *
+row_filter_sql(const PdTableRules *rules, Oid relid, Oid recipient,
+			   const char *purpose)
+{
+	StringInfoData buf;
+	const char *subject = quote_identifier(get_attname(relid, rules->subject_attnum, false));
+	const char *lit_purpose = quote_literal_cstr(purpose ? purpose : "");
+	bool		has_birthdate = rules->birthdate_attnum != InvalidAttrNumber;
+	const char *consents =
+		"SELECT c.subject FROM personal_data.consents c"
+		" WHERE c.recipient OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
+		" AND c.purpose OPERATOR(pg_catalog.=) %s%s"
+		" AND c.withdrawn_at IS NULL"
+		" AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())";
+	const char *bases =
+		" FROM personal_data.legal_bases b"
+		" WHERE b.recipient OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
+		" AND (b.purpose IS NULL OR b.purpose OPERATOR(pg_catalog.=) %s)"
+		" AND (b.valid_until IS NULL OR b.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())";
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT (");
+	/* consent of the subject (adults only, when the table knows ages) */
+	if (has_birthdate)
+		appendStringInfo(&buf, "(%s IS NOT TRUE AND ",
+						 pd_minor_condition_sql(rules, relid));
+	else
+		appendStringInfoChar(&buf, '(');
+	appendStringInfo(&buf, "%s::pg_catalog.text IN (", subject);
+	appendStringInfo(&buf, consents, recipient, lit_purpose, "");
+	appendStringInfoString(&buf, "))");
+	/* a guardian's consent, which counts for minors and adults alike */
+	if (has_birthdate)
+	{
+		appendStringInfo(&buf, " OR %s::pg_catalog.text IN (", subject);
+		appendStringInfo(&buf, consents, recipient, lit_purpose, " AND c.by_guardian");
+		appendStringInfoChar(&buf, ')');
+	}
+	/* a legal basis for this subject, or for every subject */
+	appendStringInfo(&buf, " OR %s::pg_catalog.text IN (SELECT b.subject", subject);
+	appendStringInfo(&buf, bases, recipient, lit_purpose);
+	appendStringInfoString(&buf, " AND b.subject IS NOT NULL) OR EXISTS (SELECT");
+	appendStringInfo(&buf, bases, recipient, lit_purpose);
+	appendStringInfoString(&buf, " AND b.subject IS NULL))");
+	return buf.data;
+}
+
+/*
+ * "Is the row's subject a minor?" as SQL over the table's birthdate column:
+ * born less than personal_data.minor_age years ago.  NULL if the birthdate
+ * is unknown.
+ */
+char *
+pd_minor_condition_sql(const PdTableRules *rules, Oid relid)
+{
+	return psprintf("(%s OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '%d years'::pg_catalog.interval))",
+					quote_identifier(get_attname(relid, rules->birthdate_attnum, false)),
+					pd_minor_age);
+}
+
+/* The extension's own tables read by injected quals are not checked as the session. */
+static bool
+unset_catalog_permission_checks(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION &&
+				get_rel_namespace(rte->relid) == *(Oid *) context)
+				rte->requiredPerms = 0;
+		}
+		return query_tree_walker(query, unset_catalog_permission_checks,
+								 context, 0);
+	}
+	return expression_tree_walker(node, unset_catalog_permission_checks,
+								  context);
+}
+
+/*
+ * Parse and analyze "SELECT <expression>" over relation relid, as if the
+ * expression were a WHERE clause of a query on it, and return it with its
+ * Vars pointing at range table index rtindex.
+ */
+static Node *
+build_qual(const char *sql, Oid relid, Index rtindex)
+{
+	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	SelectStmt *select = (SelectStmt *) ((RawStmt *) linitial(raw))->stmt;
+	Node	   *expr = ((ResTarget *) linitial(select->targetList))->val;
+	ParseState *pstate = make_parsestate(NULL);
+	Relation	rel = table_open(relid, AccessShareLock);
+	ParseNamespaceItem *nsitem;
+	Node	   *qual;
+	Oid			namespace = get_namespace_oid(PD_SCHEMA, false);
+
+	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
+										   NULL, false, false);
+	addNSItemToQuery(pstate, nsitem, false, true, true);
+	qual = transformWhereClause(pstate, expr, EXPR_KIND_WHERE, "personal_data");
+	assign_expr_collations(pstate, qual);
+	table_close(rel, NoLock);
+	free_parsestate(pstate);
+
+	unset_catalog_permission_checks(qual, &namespace);
+	ChangeVarNodes(qual, 1, rtindex, 0);
+	return qual;
+}
+
+/* What the planner hook does to one range table entry of one query level. */
+typedef struct RteEdit
+{
+	Oid			relid;
+	Bitmapset  *masked;			/* attnums read as NULL */
+	bool		filter_rows;	/* third party: add the row filter */
+	bool		check_minors;	/* INSERT/UPDATE target with a birthdate */
+} RteEdit;
+
+typedef struct MaskContext
+{
+	PolicySession *session;
+	List	   *levels;			/* RteEdit arrays, innermost query first */
+	bool		touched;		/* a registered table was seen */
+} MaskContext;
+
+static Node *mask_mutator(Node *node, MaskContext *context);
+
+/* Decide, for every entry of query's range table, what enforcement adds. */
+static RteEdit *
+plan_query_level(Query *query, MaskContext *context)
+{
+	int			n = list_length(query->rtable);
+	RteEdit    *edits = palloc0(sizeof(RteEdit) * (n + 1));
+	ListCell   *lc;
+	Index		rtindex = 0;
+
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		PdTableRules *rules;
+		bool		is_target;
+		int			i;
+
+		rtindex++;
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		rules = pd_table_rules(rte->relid);
+		if (!rules->registered)
+			continue;
+		context->touched = true;
+		edits[rtindex].relid = rte->relid;
+		is_target = ((int) rtindex == query->resultRelation);
+
+		for (i = 0; i < rules->ncolumns; i++)
+		{
+			PdColumnRule *rule = &rules->columns[i];
+
+			if (rule->on_denied == PD_ON_DENIED_NULL &&
+				!session_may_use_column(context->session, rule))
+				edits[rtindex].masked = bms_add_member(edits[rtindex].masked,
+													   rule->attnum);
+		}
+
+		if (context->session->recipient &&
+			context->session->recipient->kind == PD_RECIPIENT_THIRD_PARTY &&
+			!(is_target && query->commandType == CMD_INSERT))
+		{
+			if (rules->subject_attnum == InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("table \"%s\" cannot be provided to third parties: its subject column is missing",
+								get_rel_name(rte->relid))));
+			if (is_target && query->onConflict &&
+				query->onConflict->action == ONCONFLICT_UPDATE)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("third parties may not use INSERT ... ON CONFLICT DO UPDATE on table \"%s\"",
+								get_rel_name(rte->relid)),
+						 errdetail("The conflicting row may belong to a subject who did not consent to its provision.")));
+			edits[rtindex].filter_rows = true;
+		}
+		if (is_target && OidIsValid(rules->birthdate_attnum) &&
+			rules->subject_attnum != InvalidAttrNumber &&
+			(query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE))
+			edits[rtindex].check_minors = true;
+	}
+	return edits;
+}
+
+/* A whole-row reference to a table with masked columns, as a ROW(...). */
+static Node *
+masked_whole_row(Var *var, const RteEdit *edit)
+{
+	Relation	rel = relation_open(edit->relid, NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	RowExpr    *row = makeNode(RowExpr);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *arg;
+
+		if (att->attisdropped)
+			arg = (Node *) makeNullConst(INT4OID, -1, InvalidOid);
+		else if (bms_is_member(att->attnum, edit->masked))
+			arg = (Node *) makeNullConst(att->atttypid, att->atttypmod,
+										 att->attcollation);
+		else
+			arg = (Node *) makeVar(var->varno, att->attnum, att->atttypid,
+								   att->atttypmod, att->attcollation,
+								   var->varlevelsup);
+		row->args = lappend(row->args, arg);
+		row->colnames = lappend(row->colnames,
+								makeString(pstrdup(NameStr(att->attname))));
+	}
+	row->row_typeid = var->vartype;
+	row->row_format = COERCE_IMPLICIT_CAST;
+	row->location = var->location;
+	relation_close(rel, NoLock);
+	return (Node *) row;
+}
+
+/*
+ * After a query level was rewritten: masked columns are no longer read (a
+ * whole-row reference became its non-masked columns), third-party row
+ * filters and minors' checks are added.
+ */
+static void
+apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
+{
+	ListCell   *lc;
+	Index		rtindex = 0;
+	const int	whole_row = InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber;
+
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		RteEdit    *edit = &edits[++rtindex];
+		PdTableRules *rules;
+
+		if (!OidIsValid(edit->relid))
+			continue;
+
+		if (edit->masked)
+		{
+			int			attnum = -1;
+
+			if (bms_is_member(whole_row, rte->selectedCols))
+			{
+				Relation	rel = relation_open(edit->relid, NoLock);
+				TupleDesc	desc = RelationGetDescr(rel);
+				int			i;
+
+				rte->selectedCols = bms_del_member(rte->selectedCols, whole_row);
+				for (i = 0; i < desc->natts; i++)
+				{
+					if (!TupleDescAttr(desc, i)->attisdropped)
+						rte->selectedCols = bms_add_member(rte->selectedCols,
+														   i + 1 - FirstLowInvalidHeapAttributeNumber);
+				}
+				relation_close(rel, NoLock);
+			}
+			while ((attnum = bms_next_member(edit->masked, attnum)) >= 0)
+				rte->selectedCols = bms_del_member(rte->selectedCols,
+												   attnum - FirstLowInvalidHeapAttributeNumber);
+		}
+
+		if (edit->filter_rows)
+		{
+			rules = pd_table_rules(edit->relid);
+			rte->securityQuals =
+				lcons(build_qual(row_filter_sql(rules, edit->relid,
+												context->session->recipient->roleid,
+												context->session->purpose),
+								 edit->relid, rtindex),
+					  rte->securityQuals);
+			query->hasSubLinks = true;	/* the filter's IN (SELECT ...) */
+		}
+
+		if (edit->check_minors)
+		{
+			WithCheckOption *wco = makeNode(WithCheckOption);
+			char	   *sql;
+
+			rules = pd_table_rules(edit->relid);
+			sql = psprintf("SELECT %s IS NOT TRUE OR %s::pg_catalog.text IN ("
+						   "SELECT c.subject FROM personal_data.consents c"
+						   " WHERE c.purpose OPERATOR(pg_catalog.=) %s AND c.by_guardian"
+						   " AND c.withdrawn_at IS NULL"
+						   " AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now()))",
+						   pd_minor_condition_sql(rules, edit->relid),
+						   quote_identifier(get_attname(edit->relid, rules->subject_attnum, false)),
+						   quote_literal_cstr(context->session->purpose ? context->session->purpose : ""));
+			wco->kind = query->commandType == CMD_INSERT ?
+				WCO_RLS_INSERT_CHECK : WCO_RLS_UPDATE_CHECK;
+			wco->relname = get_rel_name(edit->relid);
+			wco->polname = psprintf("personal_data: a guardian's consent to purpose \"%s\" is required for subjects under %d",
+									context->session->purpose ? context->session->purpose : "",
+									pd_minor_age);
+			wco->qual = build_qual(sql, edit->relid, rtindex);
+			wco->cascaded = false;
+			query->withCheckOptions = lappend(query->withCheckOptions, wco);
+			query->hasSubLinks = true;
+		}
+	}
+}
+
+/*
+ * Rewrites references to masked columns as NULL, level by level: a Var
+ * belongs to the query level varlevelsup levels up from where it appears.
+ */
+static Node *
+mask_mutator(Node *node, MaskContext *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		RteEdit    *edits = plan_query_level(query, context);
+		Query	   *result;
+
+		context->levels = lcons(edits, context->levels);
+		result = query_tree_mutator(query, mask_mutator, context, 0);
+		context->levels = list_delete_first(context->levels);
+		apply_rte_edits(result, edits, context);
+		return (Node *) result;
+	}
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+		RteEdit    *edits;
+		RteEdit    *edit;
+
+		if ((int) var->varlevelsup >= list_length(context->levels) || var->varno <= 0)
+			return copyObject(node);
+		edits = list_nth(context->levels, var->varlevelsup);
+		edit = &edits[var->varno];
+		if (edit->masked == NULL)
+			return copyObject(node);
+		if (var->varattno > 0 && bms_is_member(var->varattno, edit->masked))
+			return (Node *) makeNullConst(var->vartype, var->vartypmod,
+										  var->varcollid);
+		if (var->varattno == InvalidAttrNumber)
+			return masked_whole_row(var, edit);
+		return copyObject(node);
+	}
+	return expression_tree_mutator(node, mask_mutator, context);
+}
+
+/*
+ * Planner hook: applies masking, row filters and minors' checks to the
+ * query (after view expansion), then plans it.  The plan depends on who
+ * runs it and on the policy catalog.
+ */
+static PlannedStmt *
+pd_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	MaskContext context = {0};
+	PolicySession session;
+
+	if (enforcement_may_apply() && parse->commandType != CMD_UTILITY &&
+		touches_registered_table((Node *) parse, NULL) &&
+		pd_enforcement_applies())
+	{
+		get_policy_session(&session);
+		context.session = &session;
+		parse = (Query *) mask_mutator((Node *) parse, &context);
+	}
+
+	if (prev_planner)
+		result = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+
+	if (context.touched)
+	{
+		result->dependsOnRole = true;
+		result->relationOids = list_concat(result->relationOids,
+										   pd_policy_catalog_relids());
+	}
+	return result;
+}
+
+/*
+ * COPY of a registered table goes through the same checks as a query:
+ * COPY t TO becomes COPY (SELECT ... FROM ONLY t) TO, so that masking and
+ * row filters apply (PostgreSQL does the same for row-level security).
+ * COPY t FROM into a table with a birthdate column is refused: COPY runs no
+ * check options, so a minor's row could enter without a guardian's consent.
+ * Returns the statement to run.
+ */
+PlannedStmt *
+pd_enforce_copy(PlannedStmt *pstmt)
+{
+	CopyStmt   *stmt = (CopyStmt *) pstmt->utilityStmt;
+	Oid			relid;
+	PdTableRules *rules;
+	SelectStmt *select;
+	RangeVar   *from;
+	CopyStmt   *rewritten;
+	PlannedStmt *result;
+
+	if (stmt->relation == NULL || !pd_enforcement_applies())
+		return pstmt;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return pstmt;
+	rules = pd_table_rules(relid);
+	if (!rules->registered)
+		return pstmt;
+
+	if (stmt->is_from)
+	{
+		if (rules->birthdate_attnum != InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("COPY FROM is not supported for table \"%s\" under personal_data enforcement",
+							get_rel_name(relid)),
+					 errdetail("Rows of subjects under %d need a guardian's consent, which COPY cannot check.",
+							   pd_minor_age),
+					 errhint("Use INSERT instead.")));
+		return pstmt;
+	}
+
+	select = makeNode(SelectStmt);
+	from = copyObject(stmt->relation);
+	from->inh = false;			/* COPY t TO copies t alone */
+	select->fromClause = list_make1(from);
+	if (stmt->attlist == NIL)
+	{
+		ColumnRef  *star = makeNode(ColumnRef);
+		ResTarget  *target = makeNode(ResTarget);
+
+		star->fields = list_make1(makeNode(A_Star));
+		star->location = -1;
+		target->val = (Node *) star;
+		target->location = -1;
+		select->targetList = list_make1(target);
+	}
+	else
+	{
+		ListCell   *lc;
+
+		foreach(lc, stmt->attlist)
+		{
+			ColumnRef  *column = makeNode(ColumnRef);
+			ResTarget  *target = makeNode(ResTarget);
+
+			column->fields = list_make1(makeString(pstrdup(strVal(lfirst(lc)))));
+			column->location = -1;
+			target->val = (Node *) column;
+			target->location = -1;
+			select->targetList = lappend(select->targetList, target);
+		}
+	}
+
+	rewritten = copyObject(stmt);
+	rewritten->relation = NULL;
+	rewritten->attlist = NIL;
+	rewritten->query = (Node *) select;
+	result = copyObject(pstmt);
+	result->utilityStmt = (Node *) rewritten;
+	return result;
+}
+
+void
+pd_install_enforcement(void)
+{
+	prev_ExecutorCheckPerms = ExecutorCheckPerms_hook;
+	ExecutorCheckPerms_hook = pd_executor_check_perms;
+	prev_planner = planner_hook;
+	planner_hook = pd_planner;
+}
