@@ -197,6 +197,18 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION personal_data.cache_stats() IS
 	'How often this backend (re)loaded policy: for tests and troubleshooting';
 
+-- Under enforcement, statistics of registered tables are hidden from
+-- pg_stats and pg_stats_ext with these (PUBLIC: the views call them).
+CREATE FUNCTION personal_data._table_is_registered(rel oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pd_table_is_registered_sql'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+CREATE FUNCTION personal_data._statistics_object_is_registered(stxoid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pd_statistics_object_is_registered_sql'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
 -- Every backend reloads purposes, grants and recipients when they change.
 CREATE TRIGGER purposes_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON personal_data.purposes

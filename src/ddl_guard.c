@@ -14,6 +14,14 @@
  *	   root's labels to the detached table: the data stays under the policy
  *	   it was collected under.
  *
+ * Table owners are under the policy too (applications often own their
+ * tables), so DDL that would let an owner run its own code over the stored
+ * rows -- and so read labelled columns outside any purpose -- is for
+ * superusers only on registered tables: triggers, rules, row-level security
+ * policies, expression or partial indexes, CHECK and EXCLUDE constraints,
+ * generated columns, ALTER COLUMN ... TYPE ... USING, statistics objects on
+ * expressions.
+ *
  * It also refuses DROP ROLE of a role the policy of the current database
  * refers to (grants, recipients, managers): roles are referred to by OID,
  * which a dropped role leaves dangling and a restore elsewhere could give
@@ -78,7 +86,7 @@ set_label(Oid relid, int32 subid, const char *label)
 
 	ObjectAddressSubSet(object, RelationRelationId, relid, subid);
 	SetSecurityLabel(&object, PD_PROVIDER, label);
-	CacheInvalidateRelcacheByRelid(relid);
+	pd_invalidate_with_inheritors(relid);
 }
 
 /* Look at the statement before it runs: what will it do to a labelled table? */
@@ -112,6 +120,18 @@ plan_label_work(Node *parsetree, PendingLabelWork *work)
 			Oid			partition;
 			Oid			root;
 
+			if (cmd->subtype == AT_DropInherit && OidIsValid(relid))
+			{
+				/* NO INHERIT: a child that borrowed its parent's rules keeps them */
+				PdTableRules *rules = pd_table_rules(relid);
+
+				if (rules->registered && rules->rules_relid != relid)
+				{
+					work->detached_relid = relid;
+					work->detached_root = rules->rules_relid;
+				}
+				continue;
+			}
 			if (cmd->subtype != AT_DetachPartition)
 				continue;
 			partcmd = (PartitionCmd *) cmd->def;
@@ -149,8 +169,8 @@ plan_label_work(Node *parsetree, PendingLabelWork *work)
 }
 
 /*
- * Give a detached partition the labels of the root it left, with column
- * labels matched by name.
+ * Give a detached partition (or an inheritance child leaving its parent)
+ * the labels of the root it left, with column labels matched by name.
  */
 static void
 label_detached_partition(Oid partition, Oid root)
@@ -319,6 +339,134 @@ refuse_dropping_policy_roles(DropRoleStmt *stmt)
 	}
 }
 
+/* Is relation rv registered (itself, or through its partition root)? */
+static bool
+names_registered_table(RangeVar *rv, Oid *relid)
+{
+	*relid = rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+	return OidIsValid(*relid) && pd_table_rules(*relid)->registered;
+}
+
+static void
+refuse_owner_code(const char *what, Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("only superusers may %s on table \"%s\", which is under personal_data policy",
+					what, get_rel_name(relid)),
+			 errdetail("It would run code over the stored rows, outside the purposes the columns were collected for.")));
+}
+
+/* What in ALTER TABLE runs an owner's expression over the stored rows? */
+static const char *
+alter_table_runs_code(AlterTableCmd *cmd)
+{
+	if (cmd->subtype == AT_AddColumn && cmd->def)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((ColumnDef *) cmd->def)->constraints)
+		{
+			Constraint *con = lfirst(lc);
+
+			if (con->contype == CONSTR_GENERATED)
+				return "add a generated column";
+			if (con->contype == CONSTR_CHECK)
+				return "add a CHECK constraint";
+		}
+	}
+	if (cmd->subtype == AT_AlterColumnType && cmd->def &&
+		((ColumnDef *) cmd->def)->raw_default)
+		return "change a column's type USING an expression";
+	if ((cmd->subtype == AT_AddConstraint ||
+		 cmd->subtype == AT_AddConstraintRecurse) && cmd->def)
+	{
+		Constraint *con = (Constraint *) cmd->def;
+
+		if (con->contype == CONSTR_CHECK)
+			return "add a CHECK constraint";
+		if (con->contype == CONSTR_EXCLUSION)
+			return "add an EXCLUDE constraint";
+	}
+	return NULL;
+}
+
+/*
+ * Refuse, to non-superusers, DDL that would run their code over the rows of
+ * a registered table.
+ */
+static void
+refuse_owner_code_on_registered_tables(Node *parsetree)
+{
+	Oid			relid;
+
+	if (superuser())
+		return;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateTrigStmt:
+			if (names_registered_table(((CreateTrigStmt *) parsetree)->relation, &relid))
+				refuse_owner_code("create triggers", relid);
+			break;
+		case T_RuleStmt:
+			if (names_registered_table(((RuleStmt *) parsetree)->relation, &relid))
+				refuse_owner_code("create rules", relid);
+			break;
+		case T_CreatePolicyStmt:
+			if (names_registered_table(((CreatePolicyStmt *) parsetree)->table, &relid))
+				refuse_owner_code("create row-level security policies", relid);
+			break;
+		case T_AlterPolicyStmt:
+			if (names_registered_table(((AlterPolicyStmt *) parsetree)->table, &relid))
+				refuse_owner_code("alter row-level security policies", relid);
+			break;
+		case T_IndexStmt:
+			{
+				IndexStmt  *stmt = (IndexStmt *) parsetree;
+				ListCell   *lc;
+				bool		runs_code = stmt->whereClause != NULL;
+
+				foreach(lc, stmt->indexParams)
+					runs_code |= ((IndexElem *) lfirst(lc))->expr != NULL;
+				if (runs_code && names_registered_table(stmt->relation, &relid))
+					refuse_owner_code("create expression or partial indexes", relid);
+				break;
+			}
+		case T_CreateStatsStmt:
+			{
+				CreateStatsStmt *stmt = (CreateStatsStmt *) parsetree;
+				ListCell   *lc;
+
+				foreach(lc, stmt->relations)
+				{
+					if (IsA(lfirst(lc), RangeVar) &&
+						names_registered_table(lfirst(lc), &relid))
+						refuse_owner_code("create statistics objects", relid);
+				}
+				break;
+			}
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+				ListCell   *lc;
+
+				if (!names_registered_table(stmt->relation, &relid))
+					break;
+				foreach(lc, stmt->cmds)
+				{
+					const char *what = alter_table_runs_code(lfirst(lc));
+
+					if (what)
+						refuse_owner_code(what, relid);
+				}
+				break;
+			}
+		default:
+			break;
+	}
+}
+
 static void
 pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -331,6 +479,8 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 							IsA(parsetree, AlterTableStmt)) &&
 		IsTransactionState();
 
+	if (IsTransactionState())
+		refuse_owner_code_on_registered_tables(parsetree);
 	if (relevant)
 		plan_label_work(parsetree, &work);
 	if (IsA(parsetree, DropRoleStmt) && IsTransactionState())

@@ -39,6 +39,8 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_statistic.h"
+#include "catalog/pg_statistic_ext_data.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
@@ -97,6 +99,19 @@ pd_enforcement_applies(void)
 	return pd_extension_installed();
 }
 
+/*
+ * Column statistics hold the most common values of columns: pg_stats and
+ * pg_stats_ext would show a table's personal data to whoever may read the
+ * table.  Under enforcement, the statistics of registered tables are hidden
+ * from these catalogs (the planner reads them through its own caches and is
+ * not affected).
+ */
+static bool
+is_statistics_catalog(Oid relid)
+{
+	return relid == StatisticRelationId || relid == StatisticExtDataRelationId;
+}
+
 /* Does the query (at any level) read or write a registered table? */
 static bool
 touches_registered_table(Node *node, void *context)
@@ -113,7 +128,8 @@ touches_registered_table(Node *node, void *context)
 			RangeTblEntry *rte = lfirst(lc);
 
 			if (rte->rtekind == RTE_RELATION &&
-				pd_table_rules(rte->relid)->registered)
+				(is_statistics_catalog(rte->relid) ||
+				 pd_table_rules(rte->relid)->registered))
 				return true;
 		}
 		return query_tree_walker(query, touches_registered_table, context, 0);
@@ -396,6 +412,8 @@ typedef struct RteEdit
 	Bitmapset  *masked;			/* attnums read as NULL */
 	bool		filter_rows;	/* third party: add the row filter */
 	bool		check_minors;	/* INSERT/UPDATE target with a birthdate */
+	bool		hide_statistics;	/* pg_statistic(_ext_data): hide rows of
+									 * registered tables */
 } RteEdit;
 
 typedef struct MaskContext
@@ -426,6 +444,13 @@ plan_query_level(Query *query, MaskContext *context)
 		rtindex++;
 		if (rte->rtekind != RTE_RELATION)
 			continue;
+		if (is_statistics_catalog(rte->relid))
+		{
+			context->touched = true;
+			edits[rtindex].relid = rte->relid;
+			edits[rtindex].hide_statistics = true;
+			continue;
+		}
 		rules = pd_table_rules(rte->relid);
 		if (!rules->registered)
 			continue;
@@ -444,14 +469,8 @@ plan_query_level(Query *query, MaskContext *context)
 		}
 
 		if (context->session->recipient &&
-			context->session->recipient->kind == PD_RECIPIENT_THIRD_PARTY &&
-			!(is_target && query->commandType == CMD_INSERT))
+			context->session->recipient->kind == PD_RECIPIENT_THIRD_PARTY)
 		{
-			if (rules->subject_attnum == InvalidAttrNumber)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("table \"%s\" cannot be provided to third parties: its subject column is missing",
-								get_rel_name(rte->relid))));
 			if (is_target && query->onConflict &&
 				query->onConflict->action == ONCONFLICT_UPDATE)
 				ereport(ERROR,
@@ -459,7 +478,14 @@ plan_query_level(Query *query, MaskContext *context)
 						 errmsg("third parties may not use INSERT ... ON CONFLICT DO UPDATE on table \"%s\"",
 								get_rel_name(rte->relid)),
 						 errdetail("The conflicting row may belong to a subject who did not consent to its provision.")));
-			edits[rtindex].filter_rows = true;
+			if (rules->subject_attnum == InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("table \"%s\" cannot be provided to third parties: its subject column is missing",
+								get_rel_name(rte->relid))));
+			/* an INSERT's target provides nothing; every other use reads rows */
+			if (!(is_target && query->commandType == CMD_INSERT))
+				edits[rtindex].filter_rows = true;
 		}
 		if (is_target && OidIsValid(rules->birthdate_attnum) &&
 			rules->subject_attnum != InvalidAttrNumber &&
@@ -558,6 +584,17 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 								 edit->relid, rtindex),
 					  rte->securityQuals);
 			query->hasSubLinks = true;	/* the filter's IN (SELECT ...) */
+		}
+
+		if (edit->hide_statistics)
+		{
+			rte->securityQuals =
+				lcons(build_qual(edit->relid == StatisticRelationId ?
+								 "SELECT NOT personal_data._table_is_registered(starelid)" :
+								 "SELECT NOT personal_data._statistics_object_is_registered(stxoid)",
+								 edit->relid, rtindex),
+					  rte->securityQuals);
+			continue;
 		}
 
 		if (edit->check_minors)

@@ -30,6 +30,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_seclabel.h"
 #include "catalog/pg_type.h"
 #include "commands/seclabel.h"
@@ -628,7 +629,20 @@ pd_object_relabel(const ObjectAddress *object, const char *seclabel)
 			check_column_label(object->objectId, object->objectSubId, &cl);
 	}
 
-	CacheInvalidateRelcacheByRelid(object->objectId);
+	pd_invalidate_with_inheritors(object->objectId);
+}
+
+/*
+ * Tell every backend that relid's labels changed: its inheritors (which may
+ * borrow them) too.
+ */
+void
+pd_invalidate_with_inheritors(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		CacheInvalidateRelcacheByRelid(lfirst_oid(lc));
 }
 
 static Datum

@@ -148,6 +148,7 @@ extern bool pd_valid_purpose_name(const char *name);
 extern void pd_object_relabel(const ObjectAddress *object, const char *seclabel);
 extern char *pd_get_label(Oid relid, int32 subid);
 extern List *pd_relation_labels(Oid relid);
+extern void pd_invalidate_with_inheritors(Oid relid);
 extern char *pd_table_label_problem(Oid relid, const PdTableLabel *tl);
 extern char *pd_format_table_label(const PdTableLabel *tl);
 

@@ -10,8 +10,9 @@
  *
  *	 - Table rules are invalidated by relcache invalidations of the table:
  *	   the label provider queues one whenever a label changes, and DDL on the
- *	   table sends its own.  A partition borrows its root's rules, so an
- *	   invalidation of the root invalidates the partitions' entries too.
+ *	   table sends its own.  A partition borrows its root's rules, and an
+ *	   inheritance child without labels its nearest registered ancestor's;
+ *	   a label change invalidates every inheritor of the table.
  *	 - Purposes, grants and recipients are invalidated by a relcache
  *	   invalidation of their catalog table, which a statement trigger on each
  *	   of them queues (_policy_changed), and by any change to schemas (which
@@ -31,6 +32,9 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_statistic_ext.h"
+#include "utils/fmgroids.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -54,6 +58,8 @@ PG_FUNCTION_INFO_V1(pd_column_access);
 PG_FUNCTION_INFO_V1(pd_session_policy);
 PG_FUNCTION_INFO_V1(pd_cache_stats);
 PG_FUNCTION_INFO_V1(pd_require_preloaded_sql);
+PG_FUNCTION_INFO_V1(pd_table_is_registered_sql);
+PG_FUNCTION_INFO_V1(pd_statistics_object_is_registered_sql);
 
 static bool cache_initialized = false;
 static MemoryContext policy_cache_context = NULL;
@@ -272,6 +278,50 @@ load_table_rules(PdTableRules *entry)
 }
 
 /*
+ * The nearest registered ancestor of an inheritance child, searching
+ * parents in inheritance order, or InvalidOid.  Label changes invalidate
+ * every inheritor of the labelled table, so the answer cannot go stale.
+ */
+static Oid
+registered_inheritance_ancestor(Oid relid, int depth)
+{
+	Relation	inherits;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *parents = NIL;
+	ListCell   *lc;
+	Oid			result = InvalidOid;
+
+	check_stack_depth();
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	inherits = table_open(InheritsRelationId, AccessShareLock);
+	scan = systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true,
+							  NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		parents = lappend_oid(parents,
+							  ((Form_pg_inherits) GETSTRUCT(tuple))->inhparent);
+	systable_endscan(scan);
+	table_close(inherits, AccessShareLock);
+
+	foreach(lc, parents)
+	{
+		Oid			parent = lfirst_oid(lc);
+
+		if (pd_get_label(parent, 0) != NULL)
+			return parent;
+	}
+	foreach(lc, parents)
+	{
+		result = registered_inheritance_ancestor(lfirst_oid(lc), depth + 1);
+		if (OidIsValid(result))
+			break;
+	}
+	return result;
+}
+
+/*
  * The rules that govern relation relid: never NULL; check ->registered.
  * One hash probe when cached.
  */
@@ -319,6 +369,22 @@ pd_table_rules(Oid relid)
 		borrowed_rules_count++;
 		if (pd_get_label(entry->root_relid, 0) != NULL)
 			rules_relid = entry->root_relid;
+	}
+	else if (pd_get_label(relid, 0) == NULL && has_superclass(relid))
+	{
+		/*
+		 * An inheritance child without labels of its own holds rows of its
+		 * registered ancestor's kind: querying it directly must not escape
+		 * the ancestor's policy.
+		 */
+		Oid			ancestor = registered_inheritance_ancestor(relid, 0);
+
+		if (OidIsValid(ancestor))
+		{
+			entry->root_relid = ancestor;
+			borrowed_rules_count++;
+			rules_relid = ancestor;
+		}
 	}
 	entry->rules_relid = rules_relid;
 
@@ -757,4 +823,34 @@ pd_policy_catalog_relids(void)
 	if (OidIsValid(recipients_relid))
 		result = lappend_oid(result, recipients_relid);
 	return result;
+}
+
+/*
+ * personal_data._table_is_registered(oid): is the table under the policy?
+ * One cache probe; used to hide statistics of registered tables.
+ */
+Datum
+pd_table_is_registered_sql(PG_FUNCTION_ARGS)
+{
+	pd_require_preloaded();
+	PG_RETURN_BOOL(pd_table_rules(PG_GETARG_OID(0))->registered);
+}
+
+/*
+ * personal_data._statistics_object_is_registered(oid): is the extended
+ * statistics object on a registered table?
+ */
+Datum
+pd_statistics_object_is_registered_sql(PG_FUNCTION_ARGS)
+{
+	HeapTuple	tuple;
+	Oid			relid;
+
+	pd_require_preloaded();
+	tuple = SearchSysCache1(STATEXTOID, PG_GETARG_DATUM(0));
+	if (!HeapTupleIsValid(tuple))
+		PG_RETURN_BOOL(false);
+	relid = ((Form_pg_statistic_ext) GETSTRUCT(tuple))->stxrelid;
+	ReleaseSysCache(tuple);
+	PG_RETURN_BOOL(pd_table_rules(relid)->registered);
 }
