@@ -209,6 +209,22 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'pd_statistics_object_is_registered_sql'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
+-- The provision hook point: the row filter of third parties calls
+-- _provided() for each row it lets through when personal_data.record_provisions
+-- is on; last_provisions() shows what the last such statement provided.
+CREATE FUNCTION personal_data._provided(rel oid, subject text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pd_provided'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION personal_data.last_provisions(
+	OUT relation regclass, OUT subject text, OUT recipient regrole, OUT purpose text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pd_last_provisions'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION personal_data.last_provisions() IS
+	'Rows provided to a third party by this session''s last recorded statement (personal_data.record_provisions)';
+
 -- Every backend reloads purposes, grants and recipients when they change.
 CREATE TRIGGER purposes_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON personal_data.purposes

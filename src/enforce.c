@@ -44,7 +44,11 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
+#include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
@@ -584,6 +588,19 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 								 edit->relid, rtindex),
 					  rte->securityQuals);
 			query->hasSubLinks = true;	/* the filter's IN (SELECT ...) */
+
+			/*
+			 * The provision hook point: rows that passed the filter are
+			 * recorded, at the next security level (after the filter,
+			 * before any condition of the query).
+			 */
+			if (pd_record_provisions)
+				rte->securityQuals =
+					lappend(rte->securityQuals,
+							build_qual(psprintf("SELECT personal_data._provided(%u::pg_catalog.oid, %s::pg_catalog.text)",
+												edit->relid,
+												quote_identifier(get_attname(edit->relid, rules->subject_attnum, false))),
+									   edit->relid, rtindex));
 		}
 
 		if (edit->hide_statistics)
@@ -784,6 +801,104 @@ pd_enforce_copy(PlannedStmt *pstmt)
 	result = copyObject(pstmt);
 	result->utilityStmt = (Node *) rewritten;
 	return result;
+}
+
+/*
+ * Provisions to third parties, as recorded by the row filter when
+ * personal_data.record_provisions is on: the subjects whose rows a third
+ * party's statement received.  This is the hook point of the disclosure log:
+ * today it keeps the last statement's provisions in memory for
+ * last_provisions(); the audit makes them durable.
+ */
+typedef struct Provision
+{
+	Oid			relid;
+	char	   *subject;
+} Provision;
+
+static MemoryContext provisions_context = NULL;
+static List *provisions = NIL;
+static Oid	provisions_recipient = InvalidOid;
+static char provisions_purpose[NAMEDATALEN];
+static TimestampTz provisions_statement_start = 0;
+static LocalTransactionId provisions_lxid = InvalidLocalTransactionId;
+
+PG_FUNCTION_INFO_V1(pd_provided);
+PG_FUNCTION_INFO_V1(pd_last_provisions);
+
+/*
+ * personal_data._provided(relid, subject): records that the row of subject
+ * in relid passed a third party's row filter in this statement; always
+ * true.  Parallel restricted: the record lives in this backend.
+ */
+Datum
+pd_provided(PG_FUNCTION_ARGS)
+{
+	TimestampTz statement_start = GetCurrentStatementStartTimestamp();
+	Provision  *provision;
+	MemoryContext oldcxt;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(true);
+	if (provisions_context == NULL)
+		provisions_context = AllocSetContextCreate(TopMemoryContext,
+												   "personal_data provisions",
+												   ALLOCSET_DEFAULT_SIZES);
+	/* a new statement starts a new record */
+	if (statement_start != provisions_statement_start ||
+		MyProc->lxid != provisions_lxid)
+	{
+		MemoryContextReset(provisions_context);
+		provisions = NIL;
+		provisions_statement_start = statement_start;
+		provisions_lxid = MyProc->lxid;
+		provisions_recipient = InvalidOid;
+		provisions_purpose[0] = '\0';
+		if (pd_purpose)
+			strlcpy(provisions_purpose, pd_purpose, NAMEDATALEN);
+		{
+			PdRecipient *recipient = pd_lookup_recipient(GetOuterUserId());
+
+			if (recipient)
+				provisions_recipient = recipient->roleid;
+		}
+	}
+	oldcxt = MemoryContextSwitchTo(provisions_context);
+	provision = palloc(sizeof(Provision));
+	provision->relid = PG_GETARG_OID(0);
+	provision->subject = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	provisions = lappend(provisions, provision);
+	MemoryContextSwitchTo(oldcxt);
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * personal_data.last_provisions(): a (table, subject) row per row the last
+ * recorded statement of this session provided, with its recipient and
+ * purpose.
+ */
+Datum
+pd_last_provisions(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	pd_require_preloaded();
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, provisions)
+	{
+		Provision  *provision = lfirst(lc);
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = ObjectIdGetDatum(provision->relid);
+		values[1] = CStringGetTextDatum(provision->subject);
+		values[2] = ObjectIdGetDatum(provisions_recipient);
+		nulls[2] = !OidIsValid(provisions_recipient);
+		values[3] = CStringGetTextDatum(provisions_purpose);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 void

@@ -31,6 +31,9 @@ bool		pd_enforce = true;
 /* personal_data.minor_age: below this age a guardian must consent */
 int			pd_minor_age = 16;
 
+/* personal_data.record_provisions: record what third parties receive */
+bool		pd_record_provisions = false;
+
 /*
  * True when the library was loaded by shared_preload_libraries.  Enforcement
  * must see every query of every backend from its first statement, which only
@@ -78,6 +81,13 @@ assign_enforce(bool newval, void *extra)
 }
 
 static void
+assign_enforce_related(bool newval, void *extra)
+{
+	if (newval != pd_record_provisions)
+		ResetPlanCache();
+}
+
+static void
 define_settings(void)
 {
 	DefineCustomStringVariable("personal_data.purpose",
@@ -106,6 +116,15 @@ define_settings(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("personal_data.record_provisions",
+							 "Records which subjects' rows each statement of a third party received.",
+							 "personal_data.last_provisions() shows the last statement's. Recording runs in the leader only, so it keeps third parties' scans from running in parallel.",
+							 &pd_record_provisions,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, assign_enforce_related, NULL);
 
 	MarkGUCPrefixReserved("personal_data");
 }

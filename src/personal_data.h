@@ -138,6 +138,7 @@ typedef struct PdPurpose
 extern char *pd_purpose;
 extern bool pd_enforce;
 extern int	pd_minor_age;
+extern bool pd_record_provisions;
 extern bool pd_preloaded;
 extern void pd_require_preloaded(void);
 
