@@ -58,8 +58,8 @@ SELECT name, setting, context, short_desc AS description
  WHERE name LIKE 'personal\_data.%'
  ORDER BY name;
 
-\echo 'This version holds the policy and answers questions about it; enforcing it'
-\echo 'on queries (personal_data.enforce) comes with the next version.'
+\echo 'The policy is enforced on every query of every role but superusers'
+\echo '(personal_data.enforce); section 10 shows it at work.'
 
 -------------------------------------------------------------------------------
 \echo
@@ -287,7 +287,7 @@ SELECT 'SELECT * FROM (' || string_agg(format(
 \echo 'Whose session it is and why it runs decide which labelled columns it may use:'
 \echo 'the purpose must be defined, granted to the session''s role, and listed by the'
 \echo 'column.  session_policy() and column_access() show the verdict of the policy'
-\echo 'cache; the next version enforces it on queries.'
+\echo 'cache -- the verdict queries get (section 10).'
 \echo
 \echo 'Logging in as crm_app applies its usual purpose (ALTER ROLE ... SET):'
 \echo '  \\connect - crm_app'
@@ -393,13 +393,72 @@ DROP TABLE access_check;
 \echo 'see only the rows of subjects with a basis (section 7).'
 
 -------------------------------------------------------------------------------
+\echo
+\echo '=== 10. The policy enforced on queries ======================================='
+\echo 'Applications query normally; the database checks every query against the'
+\echo 'session''s purpose.  crm_app logs in with its usual purpose, customer_contract:'
+\echo '  SELECT customer_id, full_name, postal_address, phone, birthdate'
+\echo '    FROM customers ORDER BY customer_id;'
+\echo 'phone is not collected for contracts and is labelled on_denied => null: it'
+\echo 'reads as NULL.  birthdate is.'
+\echo
+
+\connect - crm_app
+SELECT customer_id, full_name, postal_address, phone, birthdate
+  FROM customers ORDER BY customer_id;
+
+\echo 'email serves newsletters and support, not contracts: the same application'
+\echo 'asking for it is refused, with the reason (errors never show data):'
+\echo '  SELECT customer_id, email FROM customers;'
+\echo
+\set ON_ERROR_STOP 0
+SELECT customer_id, email FROM customers;
+\set ON_ERROR_STOP 1
+\echo
+\echo 'Switching to a purpose crm_app holds and the column serves -- a support case:'
+\echo '  SET personal_data.purpose = ''maintenance_support'';'
+\echo '  SELECT customer_id, email, phone FROM customers ORDER BY customer_id;'
+\echo
+SET personal_data.purpose = 'maintenance_support';
+SELECT customer_id, email, phone FROM customers ORDER BY customer_id;
+
+\echo 'Views, functions, prepared statements, cursors and COPY are checked the same'
+\echo 'way: the check is made when the statement runs, for the session''s own role'
+\echo 'and purpose.'
+\echo
+\echo 'A third party sees only the rows of subjects with a basis.  Pacific Partners'
+\echo 'introducing products (consent of C-1001 only: C-1002 withdrew his):'
+\echo '  \\connect - pacific_partners'
+\echo '  SELECT customer_id, email FROM customers ORDER BY customer_id;'
+\echo
+
+\connect - pacific_partners
+SELECT customer_id, email FROM customers ORDER BY customer_id;
+
+\echo 'Servicing heaters (C-1005 consented; C-1004 under the recall''s legal basis):'
+\echo '  SET personal_data.purpose = ''maintenance_support'';'
+\echo
+SET personal_data.purpose = 'maintenance_support';
+SELECT customer_id, full_name, phone FROM customers ORDER BY customer_id;
+
+\echo 'Writes of a minor''s row need a guardian''s consent to the purpose.  crm_app'
+\echo 'registering a 12-year-old for a contract without one is refused:'
+\echo
+
+\connect - crm_app
+\set ON_ERROR_STOP 0
+INSERT INTO customers (customer_id, full_name, birthdate)
+VALUES ('C-1007', 'Yui Kato', current_date - interval '12 years');
+\set ON_ERROR_STOP 1
+\connect - postgres
+
+-------------------------------------------------------------------------------
 -- New sections go here.
 -------------------------------------------------------------------------------
 
 \echo
 \echo '=== Coming next =============================================================='
-\echo 'This version holds the policy.  Next: queries are checked against it'
-\echo '(columns refused or nulled, third parties see only rows with a basis), every'
-\echo 'access is audited, expired rows are purged, and data subjects'' requests are'
-\echo 'answered.  See README.md.'
+\echo 'Next: every access is audited (durable, tamper-evident), expired rows are'
+\echo 'purged by a background worker, and data subjects'' requests are answered.'
+\echo 'See README.md.'
 \echo
