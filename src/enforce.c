@@ -39,6 +39,8 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_statistic_ext_data.h"
 #include "catalog/pg_type.h"
@@ -61,11 +63,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "personal_data.h"
 
 static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
 static planner_hook_type prev_planner = NULL;
+static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 
 /* How the policy sees the session running the current statement. */
 typedef struct PolicySession
@@ -901,9 +905,40 @@ pd_last_provisions(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * The planner inlines simple SQL set-returning functions into the calling
+ * query after the planner hook has run, so their tables would escape the
+ * masking and row filters.  PostgreSQL does not inline a function that an
+ * fmgr hook wants to see: under enforcement, SQL set-returning functions
+ * are claimed, and run as functions of their own -- whose queries are
+ * planned, and enforced, like any other.
+ */
+static bool
+pd_needs_fmgr_hook(Oid fn_oid)
+{
+	HeapTuple	tuple;
+	bool		claim = false;
+
+	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn_oid))
+		return true;
+	if (fn_oid < FirstNormalObjectId || !enforcement_may_apply())
+		return false;
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+	if (HeapTupleIsValid(tuple))
+	{
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tuple);
+
+		claim = proc->proretset && proc->prolang == SQLlanguageId;
+		ReleaseSysCache(tuple);
+	}
+	return claim && pd_enforcement_applies();
+}
+
 void
 pd_install_enforcement(void)
 {
+	prev_needs_fmgr_hook = needs_fmgr_hook;
+	needs_fmgr_hook = pd_needs_fmgr_hook;
 	prev_ExecutorCheckPerms = ExecutorCheckPerms_hook;
 	ExecutorCheckPerms_hook = pd_executor_check_perms;
 	prev_planner = planner_hook;
