@@ -209,6 +209,14 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'pd_statistics_object_is_registered_sql'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
+-- The refusal of a minor's row written without a guardian's consent, raised
+-- from the check enforcement adds to INSERT and UPDATE (PUBLIC: it runs as the
+-- writing session; called directly it only raises the error).
+CREATE FUNCTION personal_data._refuse_minor(rel oid, purpose text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pd_refuse_minor'
+LANGUAGE C STRICT VOLATILE;
+
 -- The provision hook point: the row filter of third parties calls
 -- _provided() for each row it lets through when personal_data.record_provisions
 -- is on; last_provisions() shows what the last such statement provided.

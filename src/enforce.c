@@ -153,20 +153,12 @@ get_policy_session(PolicySession *session)
 	session->recipient = pd_lookup_recipient(session->roleid);
 }
 
-/*
- * May the session use (read or write) the column?  The purpose must be set,
- * listed by the column, and granted -- to the recipient role itself when the
- * session acts for a recipient, so that an entrustee's other memberships do
- * not widen what it was entrusted with.
- */
+/* May the session use (read or write) the column?  See pd_may_use_column. */
 static bool
 session_may_use_column(const PolicySession *session, const PdColumnRule *rule)
 {
-	if (session->purpose == NULL || !pd_column_allows(rule, session->purpose))
-		return false;
-	if (session->recipient)
-		return pd_role_has_purpose(session->recipient->roleid, session->purpose);
-	return pd_role_has_purpose(session->roleid, session->purpose);
+	return session->purpose != NULL &&
+		pd_may_use_column(session->roleid, session->purpose, rule);
 }
 
 static char *
@@ -537,6 +529,54 @@ masked_whole_row(Var *var, const RteEdit *edit)
 	return (Node *) row;
 }
 
+/* A WITH CHECK option on the rows an INSERT or UPDATE writes. */
+static void
+add_minor_check(Query *query, Oid relid, Index rtindex, const char *sql,
+				WCOKind kind)
+{
+	WithCheckOption *wco = makeNode(WithCheckOption);
+
+	wco->kind = kind;
+	wco->relname = get_rel_name(relid);
+	wco->polname = pstrdup("personal_data guardian consent");
+	wco->qual = build_qual(sql, relid, rtindex);
+	wco->cascaded = false;
+	query->withCheckOptions = lappend(query->withCheckOptions, wco);
+	query->hasSubLinks = true;
+}
+
+/*
+ * personal_data._refuse_minor(rel, purpose): the refusal of a minor's row
+ * written without a guardian's consent to the purpose.  Called by the check
+ * option of INSERT and UPDATE only for such a row; never returns.
+ */
+PG_FUNCTION_INFO_V1(pd_refuse_minor);
+
+Datum
+pd_refuse_minor(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *table = get_rel_name(relid);
+
+	if (purpose[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a guardian's consent is required to write the row of a subject under %d in table \"%s\"",
+						pd_minor_age, table ? table : "?"),
+				 errdetail("No purpose is set, and a guardian consents to a purpose."),
+				 errhint("Set personal_data.purpose, and record the guardian's consent with personal_data.record_consent(subject, purpose, by_guardian => true).")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("a guardian's consent is required to write the row of a subject under %d in table \"%s\"",
+					pd_minor_age, table ? table : "?"),
+			 errdetail("No guardian's consent to purpose \"%s\" is recorded for the subject.",
+					   purpose),
+			 errhint("Record it with personal_data.record_consent(subject, '%s', by_guardian => true).",
+					 purpose)));
+	PG_RETURN_BOOL(false);
+}
+
 /*
  * After a query level was rewritten: masked columns are no longer read (a
  * whole-row reference became its non-masked columns), third-party row
@@ -620,28 +660,34 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 
 		if (edit->check_minors)
 		{
-			WithCheckOption *wco = makeNode(WithCheckOption);
 			char	   *sql;
+			const char *purpose = context->session->purpose ? context->session->purpose : "";
 
+			/*
+			 * The row passes if its subject is not a minor or a guardian
+			 * consented to the purpose; otherwise _refuse_minor() raises the
+			 * refusal (OR evaluates left to right and stops at the first
+			 * true).
+			 */
 			rules = pd_table_rules(edit->relid);
 			sql = psprintf("SELECT %s IS NOT TRUE OR %s::pg_catalog.text IN ("
 						   "SELECT c.subject FROM personal_data.consents c"
 						   " WHERE c.purpose OPERATOR(pg_catalog.=) %s AND c.by_guardian"
 						   " AND c.withdrawn_at IS NULL"
-						   " AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now()))",
+						   " AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now()))"
+						   " OR personal_data._refuse_minor(%u::pg_catalog.oid, %s)",
 						   pd_minor_condition_sql(rules, edit->relid),
 						   quote_identifier(get_attname(edit->relid, rules->subject_attnum, false)),
-						   quote_literal_cstr(context->session->purpose ? context->session->purpose : ""));
-			wco->kind = query->commandType == CMD_INSERT ?
-				WCO_RLS_INSERT_CHECK : WCO_RLS_UPDATE_CHECK;
-			wco->relname = get_rel_name(edit->relid);
-			wco->polname = psprintf("personal_data: a guardian's consent to purpose \"%s\" is required for subjects under %d",
-									context->session->purpose ? context->session->purpose : "",
-									pd_minor_age);
-			wco->qual = build_qual(sql, edit->relid, rtindex);
-			wco->cascaded = false;
-			query->withCheckOptions = lappend(query->withCheckOptions, wco);
-			query->hasSubLinks = true;
+						   quote_literal_cstr(purpose), edit->relid,
+						   quote_literal_cstr(purpose));
+			add_minor_check(query, edit->relid, rtindex, sql,
+							query->commandType == CMD_INSERT ?
+							WCO_RLS_INSERT_CHECK : WCO_RLS_UPDATE_CHECK);
+			/* the update of INSERT ... ON CONFLICT DO UPDATE, too */
+			if (query->commandType == CMD_INSERT && query->onConflict &&
+				query->onConflict->action == ONCONFLICT_UPDATE)
+				add_minor_check(query, edit->relid, rtindex, sql,
+								WCO_RLS_UPDATE_CHECK);
 		}
 	}
 }

@@ -81,6 +81,13 @@ assign_enforce(bool newval, void *extra)
 }
 
 static void
+assign_minor_age(int newval, void *extra)
+{
+	if (newval != pd_minor_age)
+		ResetPlanCache();
+}
+
+static void
 assign_enforce_related(bool newval, void *extra)
 {
 	if (newval != pd_record_provisions)
@@ -115,7 +122,7 @@ define_settings(void)
 							16, 0, 150,
 							PGC_SUSET,
 							0,
-							NULL, NULL, NULL);
+							NULL, assign_minor_age, NULL);
 
 	DefineCustomBoolVariable("personal_data.record_provisions",
 							 "Records which subjects' rows each statement of a third party received.",

@@ -164,6 +164,9 @@ extern bool pd_role_has_purpose(Oid roleid, const char *purpose);
 extern PdRecipient *pd_lookup_recipient(Oid roleid);
 extern bool pd_column_allows(const PdColumnRule *rule, const char *purpose);
 extern List *pd_policy_catalog_relids(void);
+extern Oid	pd_grantee_for(Oid roleid);
+extern bool pd_may_use_column(Oid roleid, const char *purpose,
+							  const PdColumnRule *rule);
 
 /* enforce.c: query-time enforcement */
 extern bool pd_enforcement_applies(void);

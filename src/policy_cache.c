@@ -678,10 +678,30 @@ pd_policy_changed(PG_FUNCTION_ARGS)
 }
 
 /*
- * Would this session be allowed to use the column under its purpose?  The
- * same judgement enforcement makes: superusers are exempt; everyone else
- * needs a defined purpose that is granted to them and listed by the column.
+ * The role whose grants count for roleid: the recipient role it acts for,
+ * or itself.  Acting for an entrustee, a role's other memberships must not
+ * widen what the entrustee was entrusted with.
  */
+Oid
+pd_grantee_for(Oid roleid)
+{
+	PdRecipient *recipient = pd_lookup_recipient(roleid);
+
+	return recipient ? recipient->roleid : roleid;
+}
+
+/*
+ * May roleid use the column under purpose?  The judgement enforcement makes
+ * (superusers are exempt before it is asked): the purpose must be listed by
+ * the column and granted to the grantee.
+ */
+bool
+pd_may_use_column(Oid roleid, const char *purpose, const PdColumnRule *rule)
+{
+	return pd_column_allows(rule, purpose) &&
+		pd_role_has_purpose(pd_grantee_for(roleid), purpose);
+}
+
 static bool
 session_may_use(const PdColumnRule *rule)
 {
@@ -689,8 +709,7 @@ session_may_use(const PdColumnRule *rule)
 
 	if (superuser_arg(roleid))
 		return true;
-	return pd_column_allows(rule, pd_purpose) &&
-		pd_role_has_purpose(roleid, pd_purpose);
+	return pd_may_use_column(roleid, pd_purpose, rule);
 }
 
 /*
@@ -758,7 +777,7 @@ pd_session_policy(PG_FUNCTION_ARGS)
 	nulls[2] = !has_purpose;
 	values[2] = has_purpose ? CStringGetTextDatum(pd_purpose) : (Datum) 0;
 	values[3] = BoolGetDatum(has_purpose && pd_lookup_purpose(pd_purpose) != NULL);
-	values[4] = BoolGetDatum(has_purpose && pd_role_has_purpose(roleid, pd_purpose));
+	values[4] = BoolGetDatum(has_purpose && pd_role_has_purpose(pd_grantee_for(roleid), pd_purpose));
 	nulls[5] = nulls[6] = nulls[7] = (recipient == NULL);
 	if (recipient)
 	{
