@@ -736,6 +736,34 @@ mask_mutator(Node *node, MaskContext *context)
 }
 
 /*
+ * Does any level of the query need masking, a row filter or a check?  Most
+ * queries of an internal role under a purpose covering what they use need
+ * none: they are planned as they are, without copying the query tree.
+ */
+static bool
+query_needs_rewrite(Node *node, MaskContext *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		RteEdit    *edits = plan_query_level(query, context);
+		int			i;
+
+		for (i = 1; i <= list_length(query->rtable); i++)
+		{
+			if (edits[i].masked || edits[i].filter_rows ||
+				edits[i].check_minors || edits[i].hide_statistics)
+				return true;
+		}
+		pfree(edits);
+		return query_tree_walker(query, query_needs_rewrite, context, 0);
+	}
+	return expression_tree_walker(node, query_needs_rewrite, context);
+}
+
+/*
  * Planner hook: applies masking, row filters and minors' checks to the
  * query (after view expansion), then plans it.  The plan depends on who
  * runs it and on the policy catalog.
@@ -754,7 +782,9 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 	{
 		get_policy_session(&session);
 		context.session = &session;
-		parse = (Query *) mask_mutator((Node *) parse, &context);
+		context.touched = true;
+		if (query_needs_rewrite((Node *) parse, &context))
+			parse = (Query *) mask_mutator((Node *) parse, &context);
 	}
 
 	if (prev_planner)

@@ -80,6 +80,14 @@ static Oid	purposes_relid = InvalidOid;
 static Oid	grants_relid = InvalidOid;
 static Oid	recipients_relid = InvalidOid;
 
+/*
+ * The last answer of pd_lookup_recipient(), which enforcement asks for every
+ * statement: role memberships and superuser status change it too.
+ */
+static bool recipient_memo_valid = false;
+static Oid	recipient_memo_roleid = InvalidOid;
+static PdRecipient *recipient_memo = NULL;
+
 /* counts inspected by tests through personal_data.cache_stats() */
 static int64 stat_table_loads = 0;
 static int64 stat_catalog_loads = 0;
@@ -132,6 +140,13 @@ relcache_callback(Datum arg, Oid relid)
 				entry->valid = false;
 		}
 	}
+}
+
+/* Role memberships or attributes changed: who acts for whom may have too. */
+static void
+role_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	recipient_memo_valid = false;
 }
 
 /* A schema was created, dropped or renamed: the extension may have come or gone. */
@@ -188,6 +203,8 @@ cache_init(void)
 
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, role_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, role_callback, (Datum) 0);
 	cache_initialized = true;
 }
 
@@ -523,6 +540,7 @@ ensure_catalog_loaded(void)
 
 	stat_catalog_loads++;
 	invalidations_before = stat_invalidations;
+	recipient_memo_valid = false;
 	MemoryContextReset(catalog_context);
 	purpose_hash = NULL;
 	recipient_hash = NULL;
@@ -627,9 +645,14 @@ pd_lookup_recipient(Oid roleid)
 	if (superuser_arg(roleid))
 		return NULL;
 	ensure_catalog_loaded();
+	if (recipient_memo_valid && recipient_memo_roleid == roleid)
+		return recipient_memo;
 	recipient = hash_search(recipient_hash, &roleid, HASH_FIND, NULL);
 	if (recipient)
-		return recipient;
+	{
+		best = recipient;
+		goto done;
+	}
 
 	hash_seq_init(&status, recipient_hash);
 	while ((recipient = hash_seq_search(&status)) != NULL)
@@ -640,6 +663,10 @@ pd_lookup_recipient(Oid roleid)
 							 recipient->kind == PD_RECIPIENT_THIRD_PARTY))
 			best = recipient;
 	}
+done:
+	recipient_memo_roleid = roleid;
+	recipient_memo = best;
+	recipient_memo_valid = true;
 	return best;
 }
 
