@@ -19,8 +19,8 @@
  * rows -- and so read labelled columns outside any purpose -- is for
  * superusers only on registered tables: triggers, rules, row-level security
  * policies, expression or partial indexes, CHECK and EXCLUDE constraints,
- * generated columns, ALTER COLUMN ... TYPE ... USING, statistics objects on
- * expressions.
+ * generated columns, ALTER COLUMN ... TYPE, statistics objects, foreign keys
+ * on labelled columns, attaching partitions, checks of domains they use.
  *
  * It also refuses DROP ROLE of a role the policy of the current database
  * refers to (grants, recipients, managers): roles are referred to by OID,
@@ -31,7 +31,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/sysattr.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -375,9 +386,9 @@ alter_table_runs_code(AlterTableCmd *cmd)
 				return "add a CHECK constraint";
 		}
 	}
-	if (cmd->subtype == AT_AlterColumnType && cmd->def &&
-		((ColumnDef *) cmd->def)->raw_default)
-		return "change a column's type USING an expression";
+	/* a new type may run the owner's code: USING, a domain's CHECK, a cast */
+	if (cmd->subtype == AT_AlterColumnType)
+		return "change a column's type";
 	if ((cmd->subtype == AT_AddConstraint ||
 		 cmd->subtype == AT_AddConstraintRecurse) && cmd->def)
 	{
@@ -389,6 +400,136 @@ alter_table_runs_code(AlterTableCmd *cmd)
 			return "add an EXCLUDE constraint";
 	}
 	return NULL;
+}
+
+/* Is any of the columns (names; NIL: the primary key's) labelled? */
+static bool
+columns_are_labelled(Oid relid, List *colnames)
+{
+	PdTableRules *rules = pd_table_rules(relid);
+	Bitmapset  *attnums = NULL;
+	ListCell   *lc;
+	int			i;
+
+	if (!rules->registered)
+		return false;
+	if (colnames == NIL)
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+		Bitmapset  *pkey = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+		int			offset = -1;
+
+		while ((offset = bms_next_member(pkey, offset)) >= 0)
+			attnums = bms_add_member(attnums,
+									 offset + FirstLowInvalidHeapAttributeNumber);
+		relation_close(rel, AccessShareLock);
+	}
+	foreach(lc, colnames)
+		attnums = bms_add_member(attnums, get_attnum(relid, strVal(lfirst(lc))));
+	rules = pd_table_rules(relid);
+	for (i = 0; i < rules->ncolumns; i++)
+	{
+		if (bms_is_member(rules->columns[i].attnum, attnums))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A foreign key reads the values of its columns on both sides, and reports
+ * them (or their absence) to whoever adds rows: on labelled columns it would
+ * read and reveal them outside any purpose.
+ */
+static void
+refuse_foreign_key(Constraint *con, Oid relid)
+{
+	Oid			pkrelid;
+
+	if (con->contype != CONSTR_FOREIGN)
+		return;
+	if (OidIsValid(relid) && columns_are_labelled(relid, con->fk_attrs))
+		refuse_owner_code("add a foreign key on labelled columns", relid);
+	pkrelid = con->pktable ? RangeVarGetRelid(con->pktable, NoLock, true) : InvalidOid;
+	if (OidIsValid(pkrelid) && columns_are_labelled(pkrelid, con->pk_attrs))
+		refuse_owner_code("reference labelled columns by a foreign key", pkrelid);
+}
+
+static void
+refuse_foreign_keys_in_column(ColumnDef *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, column->constraints)
+	{
+		Constraint *con = lfirst(lc);
+
+		/* a column's own REFERENCES: fk_attrs is the new column */
+		if (con->contype == CONSTR_FOREIGN)
+		{
+			Oid			pkrelid = RangeVarGetRelid(con->pktable, NoLock, true);
+
+			if (OidIsValid(pkrelid) && columns_are_labelled(pkrelid, con->pk_attrs))
+				refuse_owner_code("reference labelled columns by a foreign key", pkrelid);
+		}
+	}
+}
+
+/*
+ * Attaching a partition clones the partitioned table's row triggers and
+ * indexes onto it, and brings the partition's own triggers into the tree:
+ * either way an owner's code would meet the other side's rows.
+ */
+static void
+refuse_attach(AlterTableStmt *stmt, AlterTableCmd *cmd)
+{
+	PartitionCmd *partcmd = (PartitionCmd *) cmd->def;
+	Oid			parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+	Oid			partition = RangeVarGetRelid(partcmd->name, NoLock, true);
+	ListCell   *lc;
+
+	if (OidIsValid(parent) && pd_table_rules(parent)->registered)
+		refuse_owner_code("attach partitions", parent);
+	if (!OidIsValid(partition))
+		return;
+	foreach(lc, find_all_inheritors(partition, NoLock, NULL))
+	{
+		if (pd_table_rules(lfirst_oid(lc))->registered)
+			refuse_owner_code("attach as a partition", lfirst_oid(lc));
+	}
+}
+
+/*
+ * ALTER DOMAIN ... ADD/VALIDATE CONSTRAINT checks every stored value of the
+ * columns of that domain with the constraint's expression.
+ */
+static void
+refuse_domain_check(AlterDomainStmt *stmt)
+{
+	Oid			typid;
+	Relation	depend;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	if (stmt->subtype != 'C' && stmt->subtype != 'V')
+		return;
+	typid = typenameTypeId(NULL, makeTypeNameFromNameList(stmt->typeName));
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	depend = table_open(DependRelationId, AccessShareLock);
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 2, keys);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+
+		if (dep->classid == RelationRelationId && dep->objsubid > 0 &&
+			pd_table_rules(dep->objid)->registered)
+			refuse_owner_code("add or validate constraints of a domain used", dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
 }
 
 /*
@@ -451,17 +592,41 @@ refuse_owner_code_on_registered_tables(Node *parsetree)
 				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 				ListCell   *lc;
 
-				if (!names_registered_table(stmt->relation, &relid))
-					break;
+				bool		registered = names_registered_table(stmt->relation, &relid);
+
 				foreach(lc, stmt->cmds)
 				{
-					const char *what = alter_table_runs_code(lfirst(lc));
+					AlterTableCmd *cmd = lfirst(lc);
+					const char *what = registered ? alter_table_runs_code(cmd) : NULL;
 
 					if (what)
 						refuse_owner_code(what, relid);
+					if (cmd->subtype == AT_AttachPartition)
+						refuse_attach(stmt, cmd);
+					if ((cmd->subtype == AT_AddConstraint ||
+						 cmd->subtype == AT_AddConstraintRecurse) && cmd->def)
+						refuse_foreign_key((Constraint *) cmd->def, relid);
+					if (cmd->subtype == AT_AddColumn && cmd->def)
+						refuse_foreign_keys_in_column((ColumnDef *) cmd->def);
 				}
 				break;
 			}
+		case T_CreateStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((CreateStmt *) parsetree)->tableElts)
+				{
+					if (IsA(lfirst(lc), ColumnDef))
+						refuse_foreign_keys_in_column(lfirst(lc));
+					else if (IsA(lfirst(lc), Constraint))
+						refuse_foreign_key(lfirst(lc), InvalidOid);
+				}
+				break;
+			}
+		case T_AlterDomainStmt:
+			refuse_domain_check((AlterDomainStmt *) parsetree);
+			break;
 		default:
 			break;
 	}

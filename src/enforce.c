@@ -62,6 +62,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -70,6 +71,7 @@
 static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
 static planner_hook_type prev_planner = NULL;
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
+static fmgr_hook_type prev_fmgr_hook = NULL;
 
 /* How the policy sees the session running the current statement. */
 typedef struct PolicySession
@@ -489,7 +491,8 @@ plan_query_level(Query *query, MaskContext *context)
 		}
 		if (is_target && OidIsValid(rules->birthdate_attnum) &&
 			rules->subject_attnum != InvalidAttrNumber &&
-			(query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE))
+			(query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE ||
+			 query->commandType == CMD_MERGE))
 			edits[rtindex].check_minors = true;
 	}
 	return edits;
@@ -680,12 +683,16 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 						   quote_identifier(get_attname(edit->relid, rules->subject_attnum, false)),
 						   quote_literal_cstr(purpose), edit->relid,
 						   quote_literal_cstr(purpose));
-			add_minor_check(query, edit->relid, rtindex, sql,
-							query->commandType == CMD_INSERT ?
-							WCO_RLS_INSERT_CHECK : WCO_RLS_UPDATE_CHECK);
-			/* the update of INSERT ... ON CONFLICT DO UPDATE, too */
-			if (query->commandType == CMD_INSERT && query->onConflict &&
-				query->onConflict->action == ONCONFLICT_UPDATE)
+			/*
+			 * Rows inserted by INSERT or MERGE, rows updated by UPDATE, MERGE
+			 * or INSERT ... ON CONFLICT DO UPDATE.
+			 */
+			if (query->commandType != CMD_UPDATE)
+				add_minor_check(query, edit->relid, rtindex, sql,
+								WCO_RLS_INSERT_CHECK);
+			if (query->commandType != CMD_INSERT ||
+				(query->onConflict &&
+				 query->onConflict->action == ONCONFLICT_UPDATE))
 				add_minor_check(query, edit->relid, rtindex, sql,
 								WCO_RLS_UPDATE_CHECK);
 		}
@@ -1010,9 +1017,39 @@ pd_needs_fmgr_hook(Oid fn_oid)
 	return claim && pd_enforcement_applies();
 }
 
+/*
+ * Plans are marked role-dependent, but PostgreSQL compares the role a plan
+ * was made for with the current user -- inside a SECURITY DEFINER function
+ * (or one with SET role) that is the owner, whoever the session is.  The
+ * policy judges the session's role, so a plan cached in such a function for
+ * one session role must not serve another: entering one after the session
+ * role changed replans.  Such functions always pass through this hook.
+ */
+static void
+pd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	static Oid	last_outer_role = InvalidOid;
+
+	if (event == FHET_START)
+	{
+		Oid			outer_role = GetOuterUserId();
+
+		if (outer_role != last_outer_role)
+		{
+			if (OidIsValid(last_outer_role))
+				ResetPlanCache();
+			last_outer_role = outer_role;
+		}
+	}
+	if (prev_fmgr_hook)
+		prev_fmgr_hook(event, flinfo, private);
+}
+
 void
 pd_install_enforcement(void)
 {
+	prev_fmgr_hook = fmgr_hook;
+	fmgr_hook = pd_fmgr_hook;
 	prev_needs_fmgr_hook = needs_fmgr_hook;
 	needs_fmgr_hook = pd_needs_fmgr_hook;
 	prev_ExecutorCheckPerms = ExecutorCheckPerms_hook;

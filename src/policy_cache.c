@@ -48,6 +48,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -142,11 +143,16 @@ relcache_callback(Datum arg, Oid relid)
 	}
 }
 
-/* Role memberships or attributes changed: who acts for whom may have too. */
+/*
+ * Role memberships or attributes changed: who acts for whom may have too,
+ * and with it what plans mask and filter.  (Marking plans invalid is all
+ * ResetPlanCache does: safe in a callback.)
+ */
 static void
 role_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	recipient_memo_valid = false;
+	ResetPlanCache();
 }
 
 /* A schema was created, dropped or renamed: the extension may have come or gone. */
