@@ -20,7 +20,8 @@
  * superusers only on registered tables: triggers, rules, row-level security
  * policies, expression or partial indexes, CHECK and EXCLUDE constraints,
  * generated columns, ALTER COLUMN ... TYPE, statistics objects, foreign keys
- * on labelled columns, attaching partitions, checks of domains they use.
+ * on labelled columns, attaching partitions, checks of domains they use,
+ * publishing them for logical replication.
  *
  * It also refuses DROP ROLE of a role the policy of the current database
  * refers to (grants, recipients, managers): roles are referred to by OID,
@@ -533,6 +534,26 @@ refuse_domain_check(AlterDomainStmt *stmt)
 }
 
 /*
+ * Logical replication sends a published table's rows, every column, to
+ * subscribers outside the database's checks.
+ */
+static void
+refuse_publishing(List *pubobjects)
+{
+	ListCell   *lc;
+	Oid			relid;
+
+	foreach(lc, pubobjects)
+	{
+		PublicationObjSpec *spec = lfirst(lc);
+
+		if (spec->pubtable &&
+			names_registered_table(spec->pubtable->relation, &relid))
+			refuse_owner_code("publish for logical replication", relid);
+	}
+}
+
+/*
  * Refuse, to non-superusers, DDL that would run their code over the rows of
  * a registered table.
  */
@@ -626,6 +647,12 @@ refuse_owner_code_on_registered_tables(Node *parsetree)
 			}
 		case T_AlterDomainStmt:
 			refuse_domain_check((AlterDomainStmt *) parsetree);
+			break;
+		case T_CreatePublicationStmt:
+			refuse_publishing(((CreatePublicationStmt *) parsetree)->pubobjects);
+			break;
+		case T_AlterPublicationStmt:
+			refuse_publishing(((AlterPublicationStmt *) parsetree)->pubobjects);
 			break;
 		default:
 			break;
