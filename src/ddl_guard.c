@@ -652,7 +652,8 @@ refuse_owner_code_on_registered_tables(Node *parsetree)
 			refuse_publishing(((CreatePublicationStmt *) parsetree)->pubobjects);
 			break;
 		case T_AlterPublicationStmt:
-			refuse_publishing(((AlterPublicationStmt *) parsetree)->pubobjects);
+			if (((AlterPublicationStmt *) parsetree)->action != AP_DropObjects)
+				refuse_publishing(((AlterPublicationStmt *) parsetree)->pubobjects);
 			break;
 		default:
 			break;
