@@ -609,6 +609,7 @@ AS $$
 DECLARE
 	label text;
 	col name;
+	existing text;
 BEGIN
 	PERFORM personal_data._require_preloaded();
 	PERFORM personal_data._require_relation(rel);
@@ -657,6 +658,34 @@ BEGIN
 		|| CASE WHEN on_expiry = 'anonymize' THEN ';on_expiry=anonymize' ELSE '' END;
 	-- the label provider validates the columns against the table
 	EXECUTE format('SECURITY LABEL FOR personal_data ON TABLE %s IS %L', rel, label);
+
+	-- Code that already runs over the rows escapes the policy: once the table
+	-- is registered, only superusers can add such code, but what exists stays.
+	SELECT string_agg(what, ', ' ORDER BY what) INTO existing FROM (
+		SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) AS what
+		  FROM pg_trigger t WHERE t.tgrelid IN (SELECT rel::oid UNION SELECT relid::oid FROM pg_partition_tree(rel)) AND NOT t.tgisinternal
+		UNION ALL
+		SELECT format('rule %I on %s', r.rulename, r.ev_class::regclass)
+		  FROM pg_rewrite r WHERE r.ev_class IN (SELECT rel::oid UNION SELECT relid::oid FROM pg_partition_tree(rel)) AND r.rulename <> '_RETURN'
+		UNION ALL
+		SELECT format('policy %I on %s', p.polname, p.polrelid::regclass)
+		  FROM pg_policy p WHERE p.polrelid IN (SELECT rel::oid UNION SELECT relid::oid FROM pg_partition_tree(rel))
+		UNION ALL
+		SELECT format('index %s', i.indexrelid::regclass)
+		  FROM pg_index i WHERE i.indrelid IN (SELECT rel::oid UNION SELECT relid::oid FROM pg_partition_tree(rel))
+		   AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+		UNION ALL
+		SELECT format('publication %I', p.pubname)
+		  FROM pg_publication p
+		 WHERE p.puballtables
+			OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prpubid = p.oid
+						  AND pr.prrelid IN (SELECT rel::oid UNION SELECT relid::oid FROM pg_partition_tree(rel)))) x;
+	IF existing IS NOT NULL THEN
+		RAISE WARNING USING
+			MESSAGE = format('table "%s" has code that runs over its rows', rel),
+			DETAIL = format('Registered, but these were defined before: %s.', existing),
+			HINT = 'Review them: they read the rows outside the purposes of the columns.';
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION personal_data.register_table(regclass, name, name, name, text, text, interval) IS

@@ -72,6 +72,21 @@ static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
 static planner_hook_type prev_planner = NULL;
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * The top-level statement that last used a registered table under
+ * enforcement (statement start and local transaction identify it).
+ */
+static TimestampTz enforced_statement_start = 0;
+static LocalTransactionId enforced_statement_lxid = InvalidLocalTransactionId;
+
+static void
+mark_statement_enforced(void)
+{
+	enforced_statement_start = GetCurrentStatementStartTimestamp();
+	enforced_statement_lxid = MyProc->lxid;
+}
 
 /* How the policy sees the session running the current statement. */
 typedef struct PolicySession
@@ -272,6 +287,7 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
 					return true;
 				get_policy_session(&session);
 				have_session = true;
+				mark_statement_enforced();
 			}
 			if (session_may_use_column(&session, &rule))
 				continue;
@@ -790,6 +806,7 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 		get_policy_session(&session);
 		context.session = &session;
 		context.touched = true;
+		mark_statement_enforced();
 		if (query_needs_rewrite((Node *) parse, &context))
 			parse = (Query *) mask_mutator((Node *) parse, &context);
 	}
@@ -835,6 +852,7 @@ pd_enforce_copy(PlannedStmt *pstmt)
 	rules = pd_table_rules(relid);
 	if (!rules->registered)
 		return pstmt;
+	mark_statement_enforced();
 
 	if (stmt->is_from)
 	{
@@ -1045,9 +1063,32 @@ pd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		prev_fmgr_hook(event, flinfo, private);
 }
 
+/*
+ * Integrity errors describe the failing row: "Failing row contains (...)",
+ * "Key (email)=(...) already exists", "Partition key of the failing row
+ * contains (...)".  PostgreSQL shows every column the role has the SQL
+ * privilege to read -- including labelled columns its purpose does not
+ * cover.  In a statement that used a registered table under enforcement,
+ * such details are withheld (from the server log too: it is no place for
+ * personal data either).  Only error data is touched: no catalog access.
+ */
+static void
+pd_emit_log(ErrorData *edata)
+{
+	if (edata->elevel >= ERROR && edata->detail != NULL &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION &&
+		MyProc != NULL && enforced_statement_lxid == MyProc->lxid &&
+		enforced_statement_start == GetCurrentStatementStartTimestamp())
+		edata->detail = pstrdup("The row's values are withheld: the statement used a table under personal_data policy.");
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
 void
 pd_install_enforcement(void)
 {
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = pd_emit_log;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = pd_fmgr_hook;
 	prev_needs_fmgr_hook = needs_fmgr_hook;
