@@ -243,6 +243,10 @@ CREATE TRIGGER purpose_grants_changed
 CREATE TRIGGER recipients_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON personal_data.recipients
 	FOR EACH STATEMENT EXECUTE FUNCTION personal_data._policy_changed();
+-- third parties' plans depend on whether a blanket legal basis exists
+CREATE TRIGGER legal_bases_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON personal_data.legal_bases
+	FOR EACH STATEMENT EXECUTE FUNCTION personal_data._policy_changed();
 
 ------------------------------------------------------------------------------
 -- Views of the labels

@@ -301,11 +301,17 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
 
 /*
  * Row filter for a third party: the subject must have, for this recipient
- * and purpose, a consent not withdrawn nor expired (only a guardian's counts
- * if the subject is a minor by the table's birthdate column), or a legal
- * basis for that subject or for all subjects.  Each IN (...) is
- * uncorrelated, so the planner hashes the subjects once per scan instead of
- * probing per row.  Returned as SQL over the table's columns.
+ * and purpose, a consent neither withdrawn nor expired, or a legal basis for
+ * that subject; a minor (by the table's birthdate column) only a guardian's
+ * consent or a legal basis; and a legal basis for all subjects lets every
+ * row through.  Returned as SQL over the table's columns.
+ *
+ * The shape matters for speed: one uncorrelated "subject IN (consents UNION
+ * ALL legal bases)" that the planner turns into a hash semi-join (parallel
+ * too), the minors' condition evaluated only for minors, and the blanket
+ * legal basis -- which would turn it all into an OR the planner cannot
+ * join -- written only when one exists at planning time (adding one
+ * invalidates plans: legal_bases is among their dependencies).
  */
 static char *
 row_filter_sql(const PdTableRules *rules, Oid relid, Oid recipient,
@@ -314,7 +320,6 @@ row_filter_sql(const PdTableRules *rules, Oid relid, Oid recipient,
 	StringInfoData buf;
 	const char *subject = quote_identifier(get_attname(relid, rules->subject_attnum, false));
 	const char *lit_purpose = quote_literal_cstr(purpose ? purpose : "");
-	bool		has_birthdate = rules->birthdate_attnum != InvalidAttrNumber;
 	const char *consents =
 		"SELECT c.subject FROM personal_data.consents c"
 		" WHERE c.recipient OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
@@ -326,31 +331,34 @@ row_filter_sql(const PdTableRules *rules, Oid relid, Oid recipient,
 		" WHERE b.recipient OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
 		" AND (b.purpose IS NULL OR b.purpose OPERATOR(pg_catalog.=) %s)"
 		" AND (b.valid_until IS NULL OR b.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())";
+	bool		blanket = pd_blanket_basis_exists(recipient, purpose);
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT (");
-	/* consent of the subject (adults only, when the table knows ages) */
-	if (has_birthdate)
-		appendStringInfo(&buf, "(%s IS NOT TRUE AND ",
-						 pd_minor_condition_sql(rules, relid));
-	else
-		appendStringInfoChar(&buf, '(');
+	appendStringInfoString(&buf, "SELECT ");
+	if (blanket)
+	{
+		appendStringInfoString(&buf, "EXISTS (SELECT");
+		appendStringInfo(&buf, bases, recipient, lit_purpose);
+		appendStringInfoString(&buf, " AND b.subject IS NULL) OR (");
+	}
+	/* consent or subject's legal basis */
 	appendStringInfo(&buf, "%s::pg_catalog.text IN (", subject);
 	appendStringInfo(&buf, consents, recipient, lit_purpose, "");
-	appendStringInfoString(&buf, "))");
-	/* a guardian's consent, which counts for minors and adults alike */
-	if (has_birthdate)
+	appendStringInfoString(&buf, " UNION ALL SELECT b.subject");
+	appendStringInfo(&buf, bases, recipient, lit_purpose);
+	appendStringInfoString(&buf, " AND b.subject IS NOT NULL)");
+	/* for a minor, the consent must be a guardian's */
+	if (rules->birthdate_attnum != InvalidAttrNumber)
 	{
-		appendStringInfo(&buf, " OR %s::pg_catalog.text IN (", subject);
+		appendStringInfo(&buf, " AND (%s IS NOT TRUE OR %s::pg_catalog.text IN (",
+						 pd_minor_condition_sql(rules, relid), subject);
 		appendStringInfo(&buf, consents, recipient, lit_purpose, " AND c.by_guardian");
-		appendStringInfoChar(&buf, ')');
+		appendStringInfoString(&buf, " UNION ALL SELECT b.subject");
+		appendStringInfo(&buf, bases, recipient, lit_purpose);
+		appendStringInfoString(&buf, " AND b.subject IS NOT NULL))");
 	}
-	/* a legal basis for this subject, or for every subject */
-	appendStringInfo(&buf, " OR %s::pg_catalog.text IN (SELECT b.subject", subject);
-	appendStringInfo(&buf, bases, recipient, lit_purpose);
-	appendStringInfoString(&buf, " AND b.subject IS NOT NULL) OR EXISTS (SELECT");
-	appendStringInfo(&buf, bases, recipient, lit_purpose);
-	appendStringInfoString(&buf, " AND b.subject IS NULL))");
+	if (blanket)
+		appendStringInfoChar(&buf, ')');
 	return buf.data;
 }
 
@@ -432,6 +440,7 @@ typedef struct RteEdit
 	bool		check_minors;	/* INSERT/UPDATE target with a birthdate */
 	bool		hide_statistics;	/* pg_statistic(_ext_data): hide rows of
 									 * registered tables */
+	bool		uses_system_columns;	/* a Var reads ctid, tableoid, ... */
 } RteEdit;
 
 typedef struct MaskContext
@@ -548,6 +557,95 @@ masked_whole_row(Var *var, const RteEdit *edit)
 	return (Node *) row;
 }
 
+/*
+ * Can a third party's table reference become a filtered subquery?  Not the
+ * target of a write, not with row locks, TABLESAMPLE or system columns
+ * (which a subquery does not have), and not while provisions are recorded
+ * (the recorder must run after the filter, which a join would not ensure).
+ */
+static bool
+can_wrap_in_subquery(Query *query, Index rtindex, RangeTblEntry *rte,
+					 RteEdit *edit)
+{
+	ListCell   *lc;
+
+	if ((int) rtindex == query->resultRelation || rte->tablesample ||
+		edit->uses_system_columns || pd_record_provisions)
+		return false;
+	foreach(lc, query->rowMarks)
+	{
+		if (((RowMarkClause *) lfirst(lc))->rti == rtindex)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Turn a reference to a registered table into a security-barrier subquery,
+ * "SELECT <every column> FROM t WHERE <filter>", like a security barrier
+ * view: the planner may then join the filter's IN (...) as a (parallel)
+ * hash semi-join inside it, while conditions of the query that are not
+ * leakproof still see only the rows the filter let through.  Columns keep
+ * their numbers (dropped ones are NULL placeholders), so references to the
+ * entry stay valid; masked columns are NULL inside as well.
+ */
+static void
+wrap_in_filtered_subquery(RangeTblEntry *rte, Index rtindex, RteEdit *edit,
+						  Node *filter)
+{
+	Query	   *subquery = makeNode(Query);
+	RangeTblEntry *inner = copyObject(rte);
+	RangeTblRef *rtr = makeNode(RangeTblRef);
+	Relation	rel = relation_open(edit->relid, NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	/* quals already on the reference (row-level security) move inside */
+	ChangeVarNodes((Node *) inner->securityQuals, rtindex, 1, 0);
+	rtr->rtindex = 1;
+	subquery->commandType = CMD_SELECT;
+	subquery->querySource = QSRC_ORIGINAL;
+	subquery->canSetTag = true;
+	subquery->rtable = list_make1(inner);
+	subquery->jointree = makeFromExpr(list_make1(rtr), filter);
+	subquery->hasSubLinks = true;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Expr	   *expr;
+
+		if (att->attisdropped)
+			expr = (Expr *) makeNullConst(INT4OID, -1, InvalidOid);
+		else if (bms_is_member(att->attnum, edit->masked))
+			expr = (Expr *) makeNullConst(att->atttypid, att->atttypmod,
+										  att->attcollation);
+		else
+			expr = (Expr *) makeVar(1, att->attnum, att->atttypid,
+									att->atttypmod, att->attcollation, 0);
+		subquery->targetList = lappend(subquery->targetList,
+									   makeTargetEntry(expr, i + 1,
+													   pstrdup(NameStr(att->attname)),
+													   false));
+	}
+	relation_close(rel, NoLock);
+
+	rte->rtekind = RTE_SUBQUERY;
+	rte->subquery = subquery;
+	rte->security_barrier = true;
+	rte->relid = InvalidOid;
+	rte->relkind = 0;
+	rte->rellockmode = 0;
+	rte->tablesample = NULL;
+	rte->inh = false;
+	rte->requiredPerms = 0;
+	rte->checkAsUser = InvalidOid;
+	rte->selectedCols = NULL;
+	rte->insertedCols = NULL;
+	rte->updatedCols = NULL;
+	rte->extraUpdatedCols = NULL;
+	rte->securityQuals = NIL;
+}
+
 /* A WITH CHECK option on the rows an INSERT or UPDATE writes. */
 static void
 add_minor_check(Query *query, Oid relid, Index rtindex, const char *sql,
@@ -643,27 +741,35 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 
 		if (edit->filter_rows)
 		{
-			rules = pd_table_rules(edit->relid);
-			rte->securityQuals =
-				lcons(build_qual(row_filter_sql(rules, edit->relid,
-												context->session->recipient->roleid,
-												context->session->purpose),
-								 edit->relid, rtindex),
-					  rte->securityQuals);
-			query->hasSubLinks = true;	/* the filter's IN (SELECT ...) */
+			char	   *filter;
 
-			/*
-			 * The provision hook point: rows that passed the filter are
-			 * recorded, at the next security level (after the filter,
-			 * before any condition of the query).
-			 */
-			if (pd_record_provisions)
-				rte->securityQuals =
-					lappend(rte->securityQuals,
-							build_qual(psprintf("SELECT personal_data._provided(%u::pg_catalog.oid, %s::pg_catalog.text)",
-												edit->relid,
-												quote_identifier(get_attname(edit->relid, rules->subject_attnum, false))),
-									   edit->relid, rtindex));
+			rules = pd_table_rules(edit->relid);
+			filter = row_filter_sql(rules, edit->relid,
+									context->session->recipient->roleid,
+									context->session->purpose);
+			if (can_wrap_in_subquery(query, rtindex, rte, edit))
+				wrap_in_filtered_subquery(rte, rtindex, edit,
+										  build_qual(filter, edit->relid, 1));
+			else
+			{
+				rte->securityQuals = lcons(build_qual(filter, edit->relid, rtindex),
+										   rte->securityQuals);
+
+				/*
+				 * The provision hook point: rows that passed the filter are
+				 * recorded, at the next security level (after the filter,
+				 * before any condition of the query).
+				 */
+				if (pd_record_provisions)
+					rte->securityQuals =
+						lappend(rte->securityQuals,
+								build_qual(psprintf("SELECT personal_data._provided(%u::pg_catalog.oid, %s::pg_catalog.text)",
+													edit->relid,
+													quote_identifier(get_attname(edit->relid, rules->subject_attnum, false))),
+										   edit->relid, rtindex));
+			}
+			query->hasSubLinks = true;	/* the filter's IN (SELECT ...) */
+			continue;
 		}
 
 		if (edit->hide_statistics)
@@ -746,6 +852,8 @@ mask_mutator(Node *node, MaskContext *context)
 			return copyObject(node);
 		edits = list_nth(context->levels, var->varlevelsup);
 		edit = &edits[var->varno];
+		if (var->varattno < 0)
+			edit->uses_system_columns = true;
 		if (edit->masked == NULL)
 			return copyObject(node);
 		if (var->varattno > 0 && bms_is_member(var->varattno, edit->masked))

@@ -80,6 +80,7 @@ static bool extension_installed = false;
 static Oid	purposes_relid = InvalidOid;
 static Oid	grants_relid = InvalidOid;
 static Oid	recipients_relid = InvalidOid;
+static Oid	legal_bases_relid = InvalidOid;
 
 /*
  * The last answer of pd_lookup_recipient(), which enforcement asks for every
@@ -551,7 +552,7 @@ ensure_catalog_loaded(void)
 	purpose_hash = NULL;
 	recipient_hash = NULL;
 	extension_installed = false;
-	purposes_relid = grants_relid = recipients_relid = InvalidOid;
+	purposes_relid = grants_relid = recipients_relid = legal_bases_relid = InvalidOid;
 
 	oldcxt = MemoryContextSwitchTo(catalog_context);
 
@@ -574,6 +575,7 @@ ensure_catalog_loaded(void)
 		purposes_relid = get_relname_relid("purposes", namespace);
 		grants_relid = get_relname_relid("purpose_grants", namespace);
 		recipients_relid = get_relname_relid("recipients", namespace);
+		legal_bases_relid = get_relname_relid("legal_bases", namespace);
 	}
 	if (OidIsValid(purposes_relid) && OidIsValid(grants_relid) &&
 		OidIsValid(recipients_relid))
@@ -874,6 +876,8 @@ pd_policy_catalog_relids(void)
 		result = lappend_oid(result, grants_relid);
 	if (OidIsValid(recipients_relid))
 		result = lappend_oid(result, recipients_relid);
+	if (OidIsValid(legal_bases_relid))
+		result = lappend_oid(result, legal_bases_relid);
 	return result;
 }
 
@@ -905,4 +909,59 @@ pd_statistics_object_is_registered_sql(PG_FUNCTION_ARGS)
 	relid = ((Form_pg_statistic_ext) GETSTRUCT(tuple))->stxrelid;
 	ReleaseSysCache(tuple);
 	PG_RETURN_BOOL(pd_table_rules(relid)->registered);
+}
+
+/* State of a search of legal_bases for a blanket basis. */
+typedef struct BlanketSearch
+{
+	Oid			recipient;
+	const char *purpose;
+	TimestampTz now;
+	bool		found;
+} BlanketSearch;
+
+static BlanketSearch *blanket_search = NULL;
+
+static void
+check_blanket_row(Relation rel, HeapTuple tuple)
+{
+	bool		isnull;
+	Datum		d;
+	char	   *purpose;
+
+	if (blanket_search->found)
+		return;
+	d = tuple_datum(rel, tuple, "recipient", &isnull);
+	if (isnull || DatumGetObjectId(d) != blanket_search->recipient)
+		return;
+	tuple_datum(rel, tuple, "subject", &isnull);
+	if (!isnull)
+		return;
+	purpose = tuple_text(rel, tuple, "purpose");
+	if (purpose && (blanket_search->purpose == NULL ||
+					strcmp(purpose, blanket_search->purpose) != 0))
+		return;
+	d = tuple_datum(rel, tuple, "valid_until", &isnull);
+	if (!isnull && DatumGetTimestampTz(d) <= blanket_search->now)
+		return;
+	blanket_search->found = true;
+}
+
+/*
+ * Is there, now, a legal basis for recipient covering every subject for
+ * purpose (or every purpose)?  Asked when a third party's query is planned;
+ * legal_bases is a dependency of such plans, so a basis added later replans.
+ */
+bool
+pd_blanket_basis_exists(Oid recipient, const char *purpose)
+{
+	BlanketSearch search = {recipient, purpose, GetCurrentTransactionStartTimestamp(), false};
+
+	ensure_catalog_loaded();
+	if (!OidIsValid(legal_bases_relid))
+		return false;
+	blanket_search = &search;
+	scan_catalog_table(legal_bases_relid, check_blanket_row);
+	blanket_search = NULL;
+	return search.found;
 }
