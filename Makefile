@@ -10,7 +10,8 @@ OBJS = \
 	src/label.o \
 	src/policy_cache.o \
 	src/ddl_guard.o \
-	src/enforce.o
+	src/enforce.o \
+	src/provisions.o
 
 EXTENSION = personal_data
 DATA = $(wildcard sql/personal_data--*.sql)
