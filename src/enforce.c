@@ -306,12 +306,14 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
  * consent or a legal basis; and a legal basis for all subjects lets every
  * row through.  Returned as SQL over the table's columns.
  *
- * The shape matters for speed: one uncorrelated "subject IN (consents UNION
- * ALL legal bases)" that the planner turns into a hash semi-join (parallel
- * too), the minors' condition evaluated only for minors, and the blanket
- * legal basis -- which would turn it all into an OR the planner cannot
- * join -- written only when one exists at planning time (adding one
- * invalidates plans: legal_bases is among their dependencies).
+ * The shape matters for speed.  The common case is one uncorrelated
+ * "subject IN (SELECT ... FROM consents ...)", which the planner joins as a
+ * (parallel) hash semi-join with the table's statistics.  Legal bases are
+ * few: the branches for them -- which turn the filter into ORs the planner
+ * cannot join -- are written only when such bases exist at planning time
+ * (adding one replans: legal_bases is a dependency of these plans; one that
+ * expires is checked by the filter itself).  The minors' condition is
+ * evaluated for minors only.
  */
 static char *
 row_filter_sql(const PdTableRules *rules, Oid relid, Oid recipient,
@@ -331,7 +333,10 @@ row_filter_sql(const PdTableRules *rules, Oid relid, Oid recipient,
 		" WHERE b.recipient OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
 		" AND (b.purpose IS NULL OR b.purpose OPERATOR(pg_catalog.=) %s)"
 		" AND (b.valid_until IS NULL OR b.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())";
-	bool		blanket = pd_blanket_basis_exists(recipient, purpose);
+	bool		blanket;
+	bool		per_subject;
+
+	pd_legal_bases_present(recipient, purpose, &blanket, &per_subject);
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
@@ -339,26 +344,28 @@ row_filter_sql(const PdTableRules *rules, Oid relid, Oid recipient,
 	{
 		appendStringInfoString(&buf, "EXISTS (SELECT");
 		appendStringInfo(&buf, bases, recipient, lit_purpose);
-		appendStringInfoString(&buf, " AND b.subject IS NULL) OR (");
+		appendStringInfoString(&buf, " AND b.subject IS NULL) OR ");
 	}
-	/* consent or subject's legal basis */
+	if (per_subject)
+	{
+		appendStringInfo(&buf, "%s::pg_catalog.text IN (SELECT b.subject", subject);
+		appendStringInfo(&buf, bases, recipient, lit_purpose);
+		appendStringInfoString(&buf, " AND b.subject IS NOT NULL) OR ");
+	}
+	appendStringInfoChar(&buf, '(');
+	/* consent */
 	appendStringInfo(&buf, "%s::pg_catalog.text IN (", subject);
 	appendStringInfo(&buf, consents, recipient, lit_purpose, "");
-	appendStringInfoString(&buf, " UNION ALL SELECT b.subject");
-	appendStringInfo(&buf, bases, recipient, lit_purpose);
-	appendStringInfoString(&buf, " AND b.subject IS NOT NULL)");
+	appendStringInfoChar(&buf, ')');
 	/* for a minor, the consent must be a guardian's */
 	if (rules->birthdate_attnum != InvalidAttrNumber)
 	{
 		appendStringInfo(&buf, " AND (%s IS NOT TRUE OR %s::pg_catalog.text IN (",
 						 pd_minor_condition_sql(rules, relid), subject);
 		appendStringInfo(&buf, consents, recipient, lit_purpose, " AND c.by_guardian");
-		appendStringInfoString(&buf, " UNION ALL SELECT b.subject");
-		appendStringInfo(&buf, bases, recipient, lit_purpose);
-		appendStringInfoString(&buf, " AND b.subject IS NOT NULL))");
+		appendStringInfoString(&buf, "))");
 	}
-	if (blanket)
-		appendStringInfoChar(&buf, ')');
+	appendStringInfoChar(&buf, ')');
 	return buf.data;
 }
 

@@ -164,7 +164,8 @@ extern bool pd_role_has_purpose(Oid roleid, const char *purpose);
 extern PdRecipient *pd_lookup_recipient(Oid roleid);
 extern bool pd_column_allows(const PdColumnRule *rule, const char *purpose);
 extern List *pd_policy_catalog_relids(void);
-extern bool pd_blanket_basis_exists(Oid recipient, const char *purpose);
+extern void pd_legal_bases_present(Oid recipient, const char *purpose,
+								   bool *blanket, bool *per_subject);
 extern Oid	pd_grantee_for(Oid roleid);
 extern bool pd_may_use_column(Oid roleid, const char *purpose,
 							  const PdColumnRule *rule);

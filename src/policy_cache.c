@@ -911,57 +911,64 @@ pd_statistics_object_is_registered_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(pd_table_rules(relid)->registered);
 }
 
-/* State of a search of legal_bases for a blanket basis. */
-typedef struct BlanketSearch
+/* State of a search of legal_bases for a recipient and purpose. */
+typedef struct BasisSearch
 {
 	Oid			recipient;
 	const char *purpose;
 	TimestampTz now;
-	bool		found;
-} BlanketSearch;
+	bool		blanket;		/* found one for every subject */
+	bool		per_subject;	/* found one for a given subject */
+} BasisSearch;
 
-static BlanketSearch *blanket_search = NULL;
+static BasisSearch *basis_search = NULL;
 
 static void
-check_blanket_row(Relation rel, HeapTuple tuple)
+check_basis_row(Relation rel, HeapTuple tuple)
 {
 	bool		isnull;
+	bool		no_subject;
 	Datum		d;
 	char	   *purpose;
 
-	if (blanket_search->found)
-		return;
 	d = tuple_datum(rel, tuple, "recipient", &isnull);
-	if (isnull || DatumGetObjectId(d) != blanket_search->recipient)
-		return;
-	tuple_datum(rel, tuple, "subject", &isnull);
-	if (!isnull)
+	if (isnull || DatumGetObjectId(d) != basis_search->recipient)
 		return;
 	purpose = tuple_text(rel, tuple, "purpose");
-	if (purpose && (blanket_search->purpose == NULL ||
-					strcmp(purpose, blanket_search->purpose) != 0))
+	if (purpose && (basis_search->purpose == NULL ||
+					strcmp(purpose, basis_search->purpose) != 0))
 		return;
 	d = tuple_datum(rel, tuple, "valid_until", &isnull);
-	if (!isnull && DatumGetTimestampTz(d) <= blanket_search->now)
+	if (!isnull && DatumGetTimestampTz(d) <= basis_search->now)
 		return;
-	blanket_search->found = true;
+	tuple_datum(rel, tuple, "subject", &no_subject);
+	if (no_subject)
+		basis_search->blanket = true;
+	else
+		basis_search->per_subject = true;
 }
 
 /*
- * Is there, now, a legal basis for recipient covering every subject for
- * purpose (or every purpose)?  Asked when a third party's query is planned;
- * legal_bases is a dependency of such plans, so a basis added later replans.
+ * Which legal bases does recipient have, now, for purpose (or every
+ * purpose): one covering every subject?  one for some subject?  Asked when a
+ * third party's query is planned, to leave out of its row filter what cannot
+ * match; legal_bases is a dependency of such plans, so a basis added later
+ * replans them, and a basis that expires is checked by the filter itself.
  */
-bool
-pd_blanket_basis_exists(Oid recipient, const char *purpose)
+void
+pd_legal_bases_present(Oid recipient, const char *purpose,
+					   bool *blanket, bool *per_subject)
 {
-	BlanketSearch search = {recipient, purpose, GetCurrentTransactionStartTimestamp(), false};
+	BasisSearch search = {recipient, purpose,
+	GetCurrentTransactionStartTimestamp(), false, false};
 
 	ensure_catalog_loaded();
-	if (!OidIsValid(legal_bases_relid))
-		return false;
-	blanket_search = &search;
-	scan_catalog_table(legal_bases_relid, check_blanket_row);
-	blanket_search = NULL;
-	return search.found;
+	if (OidIsValid(legal_bases_relid))
+	{
+		basis_search = &search;
+		scan_catalog_table(legal_bases_relid, check_basis_row);
+		basis_search = NULL;
+	}
+	*blanket = search.blanket;
+	*per_subject = search.per_subject;
 }
