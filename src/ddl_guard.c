@@ -38,7 +38,15 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
+#include "catalog/index.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_rewrite.h"
+#include "catalog/pg_trigger.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
 #include "utils/fmgroids.h"
@@ -64,6 +72,7 @@
 #include "personal_data.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
 
 /* What a statement will need doing once it has run. */
 typedef struct PendingLabelWork
@@ -387,6 +396,9 @@ alter_table_runs_code(AlterTableCmd *cmd)
 				return "add a CHECK constraint";
 		}
 	}
+	/* a default writes a column, labelled ones too, without naming it */
+	if (cmd->subtype == AT_ColumnDefault && cmd->def)
+		return "set column defaults";
 	/* a new type may run the owner's code: USING, a domain's CHECK, a cast */
 	if (cmd->subtype == AT_AlterColumnType)
 		return "change a column's type";
@@ -450,6 +462,10 @@ refuse_foreign_key(Constraint *con, Oid relid)
 		return;
 	if (OidIsValid(relid) && columns_are_labelled(relid, con->fk_attrs))
 		refuse_owner_code("add a foreign key on labelled columns", relid);
+	/* referential actions write the registered table, minors' rows too */
+	if (OidIsValid(relid) && pd_table_rules(relid)->registered &&
+		(strchr("cnd", con->fk_upd_action) || strchr("cnd", con->fk_del_action)))
+		refuse_owner_code("add a foreign key with cascading or SET actions", relid);
 	pkrelid = con->pktable ? RangeVarGetRelid(con->pktable, NoLock, true) : InvalidOid;
 	if (OidIsValid(pkrelid) && columns_are_labelled(pkrelid, con->pk_attrs))
 		refuse_owner_code("reference labelled columns by a foreign key", pkrelid);
@@ -503,34 +519,164 @@ refuse_attach(AlterTableStmt *stmt, AlterTableCmd *cmd)
  * ALTER DOMAIN ... ADD/VALIDATE CONSTRAINT checks every stored value of the
  * columns of that domain with the constraint's expression.
  */
-static void
-refuse_domain_check(AlterDomainStmt *stmt)
+/* The objects that depend on (refclassid, refobjid), as pairs of class and object. */
+static List *
+dependents_of(Oid refclassid, Oid refobjid)
 {
-	Oid			typid;
 	Relation	depend;
 	ScanKeyData keys[2];
 	SysScanDesc scan;
 	HeapTuple	tuple;
+	List	   *result = NIL;
 
-	if (stmt->subtype != 'C' && stmt->subtype != 'V')
-		return;
-	typid = typenameTypeId(NULL, makeTypeNameFromNameList(stmt->typeName));
 	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+				F_OIDEQ, ObjectIdGetDatum(refclassid));
 	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(typid));
+				F_OIDEQ, ObjectIdGetDatum(refobjid));
 	depend = table_open(DependRelationId, AccessShareLock);
 	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 2, keys);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		ObjectAddress *object = palloc(sizeof(ObjectAddress));
 
-		if (dep->classid == RelationRelationId && dep->objsubid > 0 &&
-			pd_table_rules(dep->objid)->registered)
-			refuse_owner_code("add or validate constraints of a domain used", dep->objid);
+		ObjectAddressSubSet(*object, dep->classid, dep->objid, dep->objsubid);
+		result = lappend(result, object);
 	}
 	systable_endscan(scan);
 	table_close(depend, AccessShareLock);
+	return result;
+}
+
+/* A registered table with a column of domain typid, or InvalidOid. */
+static Oid
+domain_used_by_registered_table(Oid typid)
+{
+	ListCell   *lc;
+
+	foreach(lc, dependents_of(TypeRelationId, typid))
+	{
+		ObjectAddress *object = lfirst(lc);
+
+		if (object->classId == RelationRelationId && object->objectSubId > 0 &&
+			pd_table_rules(object->objectId)->registered)
+			return object->objectId;
+	}
+	return InvalidOid;
+}
+
+static void
+refuse_domain_check(AlterDomainStmt *stmt)
+{
+	Oid			relid;
+
+	if (stmt->subtype != 'C' && stmt->subtype != 'V')
+		return;
+	relid = domain_used_by_registered_table(typenameTypeId(NULL,
+														   makeTypeNameFromNameList(stmt->typeName)));
+	if (OidIsValid(relid))
+		refuse_owner_code("add or validate constraints of a domain used", relid);
+}
+
+/* One column (an Oid) of a catalog row found by its OID, or InvalidOid. */
+static Oid
+catalog_row_oid_column(Oid catalog, Oid objid, AttrNumber column)
+{
+	Relation	rel = table_open(catalog, AccessShareLock);
+	HeapTuple	tuple = get_catalog_object_by_oid(rel, get_object_attnum_oid(catalog), objid);
+	Oid			result = InvalidOid;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, column, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			result = DatumGetObjectId(d);
+	}
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/*
+ * The registered table whose stored rows a function runs over -- through a
+ * trigger, a constraint (of the table or of a domain its columns use), a
+ * default, an index, a policy or a rule -- or InvalidOid.
+ */
+static Oid
+registered_table_using_function(Oid funcid)
+{
+	ListCell   *lc;
+
+	foreach(lc, dependents_of(ProcedureRelationId, funcid))
+	{
+		ObjectAddress *object = lfirst(lc);
+		Oid			relid = InvalidOid;
+
+		switch (object->classId)
+		{
+			case TriggerRelationId:
+				relid = catalog_row_oid_column(TriggerRelationId, object->objectId,
+											   Anum_pg_trigger_tgrelid);
+				break;
+			case ConstraintRelationId:
+				relid = catalog_row_oid_column(ConstraintRelationId, object->objectId,
+											   Anum_pg_constraint_conrelid);
+				if (!OidIsValid(relid))
+					relid = domain_used_by_registered_table(
+															catalog_row_oid_column(ConstraintRelationId, object->objectId,
+																				   Anum_pg_constraint_contypid));
+				break;
+			case AttrDefaultRelationId:
+				relid = catalog_row_oid_column(AttrDefaultRelationId, object->objectId,
+											   Anum_pg_attrdef_adrelid);
+				break;
+			case PolicyRelationId:
+				relid = catalog_row_oid_column(PolicyRelationId, object->objectId,
+											   Anum_pg_policy_polrelid);
+				break;
+			case RewriteRelationId:
+				relid = catalog_row_oid_column(RewriteRelationId, object->objectId,
+											   Anum_pg_rewrite_ev_class);
+				break;
+			case RelationRelationId:
+				if (get_rel_relkind(object->objectId) == RELKIND_INDEX ||
+					get_rel_relkind(object->objectId) == RELKIND_PARTITIONED_INDEX)
+					relid = IndexGetRelation(object->objectId, true);
+				break;
+			default:
+				break;
+		}
+		if (OidIsValid(relid) && pd_table_rules(relid)->registered)
+			return relid;
+	}
+	return InvalidOid;
+}
+
+/*
+ * Object access hook: a non-superuser may not replace or alter a function
+ * that runs over the rows of a registered table (code defined before the
+ * table was registered, which register_table() warned about).
+ */
+static void
+pd_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if ((access == OAT_POST_CREATE || access == OAT_POST_ALTER) &&
+		classId == ProcedureRelationId && pd_preloaded &&
+		IsTransactionState() && !superuser())
+	{
+		Oid			relid;
+
+		/* make a replaced function's row visible to the dependency scan */
+		CommandCounterIncrement();
+		relid = registered_table_using_function(objectId);
+		if (OidIsValid(relid))
+			refuse_owner_code("replace or alter functions that run", relid);
+	}
 }
 
 /*
@@ -668,6 +814,8 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	PendingLabelWork work;
+	ErrorContextCallback callback;
+	bool		withhold;
 	bool		relevant = (IsA(parsetree, RenameStmt) ||
 							IsA(parsetree, AlterTableStmt)) &&
 		IsTransactionState();
@@ -681,12 +829,25 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (IsA(parsetree, CopyStmt) && IsTransactionState())
 		pstmt = pd_enforce_copy(pstmt);
 
+	/* COPY reports failing rows like INSERT does: withhold their values */
+	withhold = IsTransactionState() && pd_copy_is_enforced(parsetree);
+	if (withhold)
+	{
+		callback.callback = pd_withhold_row_values;
+		callback.arg = NULL;
+		callback.previous = error_context_stack;
+		error_context_stack = &callback;
+	}
+
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 							queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+
+	if (withhold)
+		error_context_stack = callback.previous;
 
 	if (relevant)
 		finish_label_work(&work);
@@ -697,4 +858,6 @@ pd_install_ddl_guard(void)
 {
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = pd_process_utility;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = pd_object_access;
 }

@@ -72,21 +72,8 @@ static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
 static planner_hook_type prev_planner = NULL;
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
-static emit_log_hook_type prev_emit_log_hook = NULL;
-
-/*
- * The top-level statement that last used a registered table under
- * enforcement (statement start and local transaction identify it).
- */
-static TimestampTz enforced_statement_start = 0;
-static LocalTransactionId enforced_statement_lxid = InvalidLocalTransactionId;
-
-static void
-mark_statement_enforced(void)
-{
-	enforced_statement_start = GetCurrentStatementStartTimestamp();
-	enforced_statement_lxid = MyProc->lxid;
-}
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
 /* How the policy sees the session running the current statement. */
 typedef struct PolicySession
@@ -99,15 +86,16 @@ typedef struct PolicySession
 /*
  * Could the policy apply to this statement?  The cheap part of the test,
  * made before looking at any table: not when a superuser switched it off,
- * not in parallel workers (the leader checked), not inside
- * referential-integrity checks (which read keys to enforce constraints,
- * never to return them).
+ * not inside the queries of referential-integrity checks (which read keys
+ * to enforce constraints, never to return them; user code they call is
+ * enforced again, see pd_fmgr_hook).  Parallel workers are enforced like
+ * their leader: the queries of functions they run are planned in them.
  */
 static bool
 enforcement_may_apply(void)
 {
 	return pd_preloaded && pd_enforce && IsNormalProcessingMode() &&
-		!IsParallelWorker() && IsTransactionState() && !InNoForceRLSOperation();
+		IsTransactionState() && !InNoForceRLSOperation();
 }
 
 /*
@@ -287,7 +275,6 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
 					return true;
 				get_policy_session(&session);
 				have_session = true;
-				mark_statement_enforced();
 			}
 			if (session_may_use_column(&session, &rule))
 				continue;
@@ -914,14 +901,17 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 	MaskContext context = {0};
 	PolicySession session;
 
-	if (enforcement_may_apply() && parse->commandType != CMD_UTILITY &&
-		touches_registered_table((Node *) parse, NULL) &&
-		pd_enforcement_applies())
+	/*
+	 * A plan of a registered table depends on who runs it even when made
+	 * for a superuser, who may SET ROLE afterwards.
+	 */
+	if (pd_preloaded && parse->commandType != CMD_UTILITY &&
+		IsTransactionState() && touches_registered_table((Node *) parse, NULL))
+		context.touched = true;
+	if (context.touched && enforcement_may_apply() && pd_enforcement_applies())
 	{
 		get_policy_session(&session);
 		context.session = &session;
-		context.touched = true;
-		mark_statement_enforced();
 		if (query_needs_rewrite((Node *) parse, &context))
 			parse = (Query *) mask_mutator((Node *) parse, &context);
 	}
@@ -962,12 +952,11 @@ pd_enforce_copy(PlannedStmt *pstmt)
 	if (stmt->relation == NULL || !pd_enforcement_applies())
 		return pstmt;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+	if (!OidIsValid(relid))
 		return pstmt;
 	rules = pd_table_rules(relid);
 	if (!rules->registered)
 		return pstmt;
-	mark_statement_enforced();
 
 	if (stmt->is_from)
 	{
@@ -981,6 +970,8 @@ pd_enforce_copy(PlannedStmt *pstmt)
 					 errhint("Use INSERT instead.")));
 		return pstmt;
 	}
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+		return pstmt;			/* COPY TO refuses anything else itself */
 
 	select = makeNode(SelectStmt);
 	from = copyObject(stmt->relation);
@@ -1039,7 +1030,17 @@ pd_needs_fmgr_hook(Oid fn_oid)
 
 	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn_oid))
 		return true;
-	if (fn_oid < FirstNormalObjectId || !enforcement_may_apply())
+	if (fn_oid < FirstNormalObjectId)
+		return false;
+
+	/*
+	 * User code called from a referential-integrity query (the referencing
+	 * table's triggers on a cascade, a default, an operator) is not part of
+	 * the integrity check: claimed, it runs with enforcement (pd_fmgr_hook).
+	 */
+	if (pd_preloaded && pd_enforce && InNoForceRLSOperation())
+		return true;
+	if (!enforcement_may_apply())
 		return false;
 	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
 	if (HeapTupleIsValid(tuple))
@@ -1068,6 +1069,8 @@ pd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	if (event == FHET_START)
 	{
 		Oid			outer_role = GetOuterUserId();
+		Oid			userid;
+		int			sec_context;
 
 		if (outer_role != last_outer_role)
 		{
@@ -1075,7 +1078,30 @@ pd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 				ResetPlanCache();
 			last_outer_role = outer_role;
 		}
+
+		/*
+		 * Leave the referential-integrity context for the function's own
+		 * queries, and note it to come back when it returns.  (On error the
+		 * (sub)transaction abort restores the context.)
+		 */
+		GetUserIdAndSecContext(&userid, &sec_context);
+		if (sec_context & SECURITY_NOFORCE_RLS)
+		{
+			SetUserIdAndSecContext(userid, sec_context & ~SECURITY_NOFORCE_RLS);
+			*private = BoolGetDatum(true);
+		}
 	}
+	else if (event == FHET_END && DatumGetBool(*private))
+	{
+		Oid			userid;
+		int			sec_context;
+
+		GetUserIdAndSecContext(&userid, &sec_context);
+		SetUserIdAndSecContext(userid, sec_context | SECURITY_NOFORCE_RLS);
+		*private = BoolGetDatum(false);
+	}
+	else if (event == FHET_ABORT)
+		*private = BoolGetDatum(false);
 	if (prev_fmgr_hook)
 		prev_fmgr_hook(event, flinfo, private);
 }
@@ -1083,29 +1109,103 @@ pd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 /*
  * Integrity errors describe the failing row: "Failing row contains (...)",
  * "Key (email)=(...) already exists", "Partition key of the failing row
- * contains (...)".  PostgreSQL shows every column the role has the SQL
- * privilege to read -- including labelled columns its purpose does not
- * cover.  In a statement that used a registered table under enforcement,
- * such details are withheld (from the server log too: it is no place for
- * personal data either).  Only error data is touched: no catalog access.
+ * contains (...)", and a view's WITH CHECK OPTION likewise.  PostgreSQL
+ * shows every column the role has the SQL privilege to read -- labelled
+ * columns its purpose does not cover included.  While an enforced statement
+ * on a registered table runs, such details are replaced as the error is
+ * raised: before any handler (PL/pgSQL EXCEPTION, the client, the server
+ * log) can see them.
  */
-static void
-pd_emit_log(ErrorData *edata)
+void
+pd_withhold_row_values(void *arg)
 {
-	if (edata->elevel >= ERROR && edata->detail != NULL &&
-		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION &&
-		MyProc != NULL && enforced_statement_lxid == MyProc->lxid &&
-		enforced_statement_start == GetCurrentStatementStartTimestamp())
-		edata->detail = pstrdup("The row's values are withheld: the statement used a table under personal_data policy.");
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
+	int			sqlstate = geterrcode();
+
+	if (ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_WITH_CHECK_OPTION_VIOLATION)
+		errdetail("The row's values are withheld: the statement uses a table under personal_data policy.");
+}
+
+/* Does the statement use a registered table, with enforcement applying? */
+static bool
+statement_is_enforced(List *rangeTable)
+{
+	ListCell   *lc;
+
+	if (!enforcement_may_apply())
+		return false;
+	foreach(lc, rangeTable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_RELATION && pd_table_rules(rte->relid)->registered)
+			return pd_enforcement_applies();
+	}
+	return false;
+}
+
+/* Run fn with withhold_row_values on the error context stack. */
+#define WITH_ROW_VALUES_WITHHELD(enforced, call) \
+	do { \
+		ErrorContextCallback callback; \
+		if (enforced) \
+		{ \
+			callback.callback = pd_withhold_row_values; \
+			callback.arg = NULL; \
+			callback.previous = error_context_stack; \
+			error_context_stack = &callback; \
+		} \
+		call; \
+		if (enforced) \
+			error_context_stack = callback.previous; \
+	} while (0)
+
+static void
+pd_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				bool execute_once)
+{
+	bool		enforced = statement_is_enforced(queryDesc->plannedstmt->rtable);
+
+	WITH_ROW_VALUES_WITHHELD(enforced,
+							 prev_ExecutorRun ?
+							 prev_ExecutorRun(queryDesc, direction, count, execute_once) :
+							 standard_ExecutorRun(queryDesc, direction, count, execute_once));
+}
+
+/* AFTER triggers and constraint checks run here */
+static void
+pd_executor_finish(QueryDesc *queryDesc)
+{
+	bool		enforced = statement_is_enforced(queryDesc->plannedstmt->rtable);
+
+	WITH_ROW_VALUES_WITHHELD(enforced,
+							 prev_ExecutorFinish ?
+							 prev_ExecutorFinish(queryDesc) :
+							 standard_ExecutorFinish(queryDesc));
+}
+
+/* Is this COPY of a registered table under enforcement?  Then it withholds too. */
+bool
+pd_copy_is_enforced(Node *parsetree)
+{
+	CopyStmt   *stmt = (CopyStmt *) parsetree;
+	Oid			relid;
+
+	if (!IsA(parsetree, CopyStmt) || stmt->relation == NULL ||
+		!enforcement_may_apply())
+		return false;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	return OidIsValid(relid) && pd_table_rules(relid)->registered &&
+		pd_enforcement_applies();
 }
 
 void
 pd_install_enforcement(void)
 {
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = pd_emit_log;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = pd_executor_run;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = pd_executor_finish;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = pd_fmgr_hook;
 	prev_needs_fmgr_hook = needs_fmgr_hook;

@@ -174,6 +174,8 @@ extern bool pd_may_use_column(Oid roleid, const char *purpose,
 extern bool pd_enforcement_applies(void);
 extern char *pd_minor_condition_sql(const PdTableRules *rules, Oid relid);
 extern void pd_install_enforcement(void);
+extern void pd_withhold_row_values(void *arg);
+extern bool pd_copy_is_enforced(Node *parsetree);
 extern struct PlannedStmt *pd_enforce_copy(struct PlannedStmt *pstmt);
 
 #endif							/* PERSONAL_DATA_H */

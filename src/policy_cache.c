@@ -442,7 +442,11 @@ static void
 scan_catalog_table(Oid relid, catalog_row_callback callback)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+
+	/* no new snapshot may be taken in parallel mode (a worker, or its leader) */
+	Snapshot	snapshot = RegisterSnapshot(IsInParallelMode() ?
+											GetCatalogSnapshot(relid) :
+											GetLatestSnapshot());
 	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snapshot,
 										  0, NULL);
 	HeapTuple	tuple;
