@@ -75,6 +75,14 @@ static fmgr_hook_type prev_fmgr_hook = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
+/*
+ * The verdict of the last ExecutorCheckPerms call on a range table, so that
+ * running and finishing the same statement need not decide again.
+ */
+static List *checked_range_table = NIL;
+static bool checked_range_table_enforced = false;
+static uint64 checked_generation = 0;
+
 /* How the policy sees the session running the current statement. */
 typedef struct PolicySession
 {
@@ -166,6 +174,36 @@ session_may_use_column(const PolicySession *session, const PdColumnRule *rule)
 		pd_may_use_column(session->roleid, session->purpose, rule);
 }
 
+/*
+ * The same verdict for column i of a registered table, remembered in the
+ * table's cache entry until the policy generation or the session role
+ * changes: statements after the first decide with a bit test.
+ */
+static bool
+session_may_use_rule(const PolicySession *session, PdTableRules *rules, int i)
+{
+	if (i >= 64)
+		return session_may_use_column(session, &rules->columns[i]);
+	if (rules->verdict_generation != pd_policy_generation ||
+		rules->verdict_role != session->roleid)
+	{
+		uint64		allowed = 0;
+		uint64		generation = pd_policy_generation;
+		int			j;
+
+		for (j = 0; j < rules->ncolumns && j < 64; j++)
+		{
+			if (session_may_use_column(session, &rules->columns[j]))
+				allowed |= UINT64CONST(1) << j;
+		}
+		rules->verdict_allowed = allowed;
+		rules->verdict_role = session->roleid;
+		/* an invalidation seen while deciding makes the verdicts stale */
+		rules->verdict_generation = (generation == pd_policy_generation) ? generation : 0;
+	}
+	return (rules->verdict_allowed & (UINT64CONST(1) << i)) != 0;
+}
+
 static char *
 column_purpose_list(const PdColumnRule *rule)
 {
@@ -237,12 +275,14 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
 {
 	PolicySession session;
 	bool		have_session = false;
+	bool		saw_registered = false;
 	ListCell   *lc;
 	const int	whole_row = InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber;
 
 	if (prev_ExecutorCheckPerms &&
 		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
 		return false;
+	checked_range_table = NIL;
 	if (!enforcement_may_apply())
 		return true;
 
@@ -257,6 +297,7 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
 		rules = pd_table_rules(rte->relid);
 		if (!rules->registered)
 			continue;
+		saw_registered = true;
 		for (i = 0; i < rules->ncolumns; i++)
 		{
 			PdColumnRule rule = rules->columns[i];
@@ -272,17 +313,26 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
 			{
 				/* decided once per statement, and only if it matters */
 				if (!pd_enforcement_applies())
+				{
+					checked_range_table = rangeTable;
+					checked_range_table_enforced = false;
+					checked_generation = pd_policy_generation;
 					return true;
+				}
 				get_policy_session(&session);
 				have_session = true;
 			}
-			if (session_may_use_column(&session, &rule))
+			if (session_may_use_rule(&session, rules, i))
 				continue;
 			if (!ereport_on_violation)
 				return false;
 			report_column_denied(&session, rte->relid, &rule, written);
 		}
 	}
+	checked_range_table = rangeTable;
+	checked_range_table_enforced = have_session ||
+		(saw_registered && pd_enforcement_applies());
+	checked_generation = pd_policy_generation;
 	return true;
 }
 
@@ -484,7 +534,7 @@ plan_query_level(Query *query, MaskContext *context)
 			PdColumnRule *rule = &rules->columns[i];
 
 			if (rule->on_denied == PD_ON_DENIED_NULL &&
-				!session_may_use_column(context->session, rule))
+				!session_may_use_rule(context->session, rules, i))
 				edits[rtindex].masked = bms_add_member(edits[rtindex].masked,
 													   rule->attnum);
 		}
@@ -1134,6 +1184,9 @@ statement_is_enforced(List *rangeTable)
 
 	if (!enforcement_may_apply())
 		return false;
+	if (rangeTable == checked_range_table &&
+		checked_generation == pd_policy_generation)
+		return checked_range_table_enforced;
 	foreach(lc, rangeTable)
 	{
 		RangeTblEntry *rte = lfirst(lc);

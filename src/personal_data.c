@@ -70,14 +70,20 @@ static void
 assign_purpose(const char *newval, void *extra)
 {
 	if (pd_purpose == NULL || strcmp(pd_purpose, newval) != 0)
+	{
 		ResetPlanCache();
+		pd_policy_changed_locally();
+	}
 }
 
 static void
 assign_enforce(bool newval, void *extra)
 {
 	if (newval != pd_enforce)
+	{
 		ResetPlanCache();
+		pd_policy_changed_locally();
+	}
 }
 
 static void

@@ -97,6 +97,10 @@ typedef struct PdTableRules
 	PdOnExpiry	on_expiry;
 	int			ncolumns;
 	PdColumnRule *columns;
+	/* enforcement's verdicts on the columns, for one session state */
+	uint64		verdict_generation; /* pd_policy_generation they hold for */
+	Oid			verdict_role;	/* session role they hold for */
+	uint64		verdict_allowed;	/* bit i: columns[i] may be used */
 	struct MemoryContextData *context;	/* holds everything above; NULL if
 										 * unregistered */
 } PdTableRules;
@@ -164,6 +168,14 @@ extern bool pd_role_has_purpose(Oid roleid, const char *purpose);
 extern PdRecipient *pd_lookup_recipient(Oid roleid);
 extern bool pd_column_allows(const PdColumnRule *rule, const char *purpose);
 extern List *pd_policy_catalog_relids(void);
+
+/*
+ * Advances whenever what a session may use can have changed: the policy
+ * catalog, role memberships, the purpose, enforcement settings.  Verdicts
+ * cached with an older generation are stale.
+ */
+extern uint64 pd_policy_generation;
+extern void pd_policy_changed_locally(void);
 extern void pd_legal_bases_present(Oid recipient, const char *purpose,
 								   bool *blanket, bool *per_subject);
 extern Oid	pd_grantee_for(Oid roleid);

@@ -90,6 +90,8 @@ static bool recipient_memo_valid = false;
 static Oid	recipient_memo_roleid = InvalidOid;
 static PdRecipient *recipient_memo = NULL;
 
+uint64		pd_policy_generation = 1;
+
 /* counts inspected by tests through personal_data.cache_stats() */
 static int64 stat_table_loads = 0;
 static int64 stat_catalog_loads = 0;
@@ -117,6 +119,7 @@ relcache_callback(Datum arg, Oid relid)
 	PdTableRules *entry;
 
 	stat_invalidations++;
+	pd_policy_generation++;
 	if (!OidIsValid(relid))
 	{
 		mark_all_tables_stale();
@@ -153,6 +156,7 @@ static void
 role_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	recipient_memo_valid = false;
+	pd_policy_generation++;
 	ResetPlanCache();
 }
 
@@ -161,6 +165,7 @@ static void
 namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	stat_invalidations++;
+	pd_policy_generation++;
 	catalog_valid = false;
 }
 
@@ -975,4 +980,11 @@ pd_legal_bases_present(Oid recipient, const char *purpose,
 	}
 	*blanket = search.blanket;
 	*per_subject = search.per_subject;
+}
+
+/* The session's purpose or enforcement settings changed. */
+void
+pd_policy_changed_locally(void)
+{
+	pd_policy_generation++;
 }
