@@ -167,7 +167,7 @@ extern PdPurpose *pd_lookup_purpose(const char *name);
 extern bool pd_role_has_purpose(Oid roleid, const char *purpose);
 extern PdRecipient *pd_lookup_recipient(Oid roleid);
 extern bool pd_column_allows(const PdColumnRule *rule, const char *purpose);
-extern List *pd_policy_catalog_relids(void);
+extern List *pd_policy_catalog_relids(void);	/* shared: callers copy, never modify */
 
 /*
  * Advances whenever what a session may use can have changed: the policy

@@ -876,18 +876,38 @@ pd_require_preloaded_sql(PG_FUNCTION_ARGS)
 List *
 pd_policy_catalog_relids(void)
 {
-	List	   *result = NIL;
+	/*
+	 * Built once per set of catalog OIDs (they change only with CREATE or
+	 * DROP EXTENSION): every plan of a registered table asks for it, and
+	 * list_concat copies the cells, so the list is never handed out.
+	 */
+	static List *relids = NIL;
+	static Oid	built_for[4];
+	Oid			current[4];
+	int			i;
 
 	ensure_catalog_loaded();
-	if (OidIsValid(purposes_relid))
-		result = lappend_oid(result, purposes_relid);
-	if (OidIsValid(grants_relid))
-		result = lappend_oid(result, grants_relid);
-	if (OidIsValid(recipients_relid))
-		result = lappend_oid(result, recipients_relid);
-	if (OidIsValid(legal_bases_relid))
-		result = lappend_oid(result, legal_bases_relid);
-	return result;
+	current[0] = purposes_relid;
+	current[1] = grants_relid;
+	current[2] = recipients_relid;
+	current[3] = legal_bases_relid;
+	if (relids != NIL && memcmp(current, built_for, sizeof(current)) == 0)
+		return relids;
+
+	list_free(relids);
+	relids = NIL;
+	for (i = 0; i < (int) lengthof(current); i++)
+	{
+		if (OidIsValid(current[i]))
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			relids = lappend_oid(relids, current[i]);
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+	memcpy(built_for, current, sizeof(current));
+	return relids;
 }
 
 /*

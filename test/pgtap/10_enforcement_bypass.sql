@@ -25,7 +25,7 @@
 BEGIN;
 CREATE EXTENSION personal_data;
 SET LOCAL client_min_messages = warning;
-SELECT plan(189);
+SELECT plan(197);
 
 ------------------------------------------------------------------------------
 -- Roles, policy, data
@@ -335,6 +335,25 @@ SELECT is(regress_rt10_leak('probe@x'::text) AND current_setting('regress_rt10.l
 SELECT is(regress_rt10_rows($$SELECT id, name, note, phone FROM rt_people WHERE id = 1$$),
 	'(1,Alice,note-1,)', 'control: allowed columns read, phone (on_denied=null) reads as NULL');
 SELECT throws_ok($$SELECT email FROM rt_people$$, '42501', NULL, 'plain SELECT of email');
+
+-- the table hidden in sublinks at odd places of the query tree (the planner
+-- hook walks expressions only at levels with sublinks: each must be found)
+SELECT is(regress_rt10_rows($$SELECT (SELECT phone FROM rt_people WHERE id = 1)$$), '()',
+	'masked column through a scalar sublink in the target list');
+SELECT is(regress_rt10_rows($$SELECT count(*) FROM generate_series(1, 3) g WHERE EXISTS (SELECT 1 FROM rt_people WHERE phone = 'tel-1')$$),
+	'(0)', 'masked column in an EXISTS sublink');
+SELECT is(regress_rt10_rows($$SELECT count(*) FROM generate_series(1, (SELECT count(*) FROM rt_people WHERE phone IS NOT NULL)::int)$$),
+	'(0)', 'masked column in a sublink inside a function in FROM');
+SELECT is(regress_rt10_rows($$SELECT * FROM (VALUES ((SELECT phone FROM rt_people WHERE id = 1))) v(p)$$),
+	'()', 'masked column in a sublink inside VALUES');
+SELECT is(regress_rt10_rows($$SELECT count(*) FROM (SELECT 1 FROM generate_series(1, 5) LIMIT (SELECT count(phone) FROM rt_people)) s$$),
+	'(0)', 'masked column in a sublink in LIMIT');
+SELECT is(regress_rt10_rows($$SELECT x FROM generate_series(1, 1) g, LATERAL (SELECT (SELECT phone FROM rt_people WHERE id = g)) s(x)$$),
+	'()', 'masked column in a sublink of a LATERAL subquery');
+SELECT is(regress_rt10_rows($$WITH c AS (SELECT 1 AS one) SELECT (SELECT (SELECT phone FROM rt_people WHERE id = c.one)) FROM c$$),
+	'()', 'masked column two sublinks deep under a CTE');
+SELECT throws_ok($$SELECT * FROM generate_series(1, (SELECT count(*) FROM rt_people WHERE email LIKE 'a%')::int)$$,
+	'42501', NULL, 'forbidden column in a sublink inside a function in FROM');
 
 -- WHERE / ORDER BY / GROUP BY / JOIN on a forbidden column
 SELECT throws_ok($$SELECT count(*) FROM rt_people WHERE email LIKE 'a%'$$, '42501', NULL,
