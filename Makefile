@@ -11,7 +11,8 @@ OBJS = \
 	src/policy_cache.o \
 	src/ddl_guard.o \
 	src/enforce.o \
-	src/provisions.o
+	src/provisions.o \
+	src/audit.o
 
 EXTENSION = personal_data
 DATA = $(wildcard sql/personal_data--*.sql)

@@ -62,6 +62,8 @@
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/seclabel.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -806,6 +808,83 @@ refuse_owner_code_on_registered_tables(Node *parsetree)
 	}
 }
 
+/*
+ * Statements that need a database without connections: the audit writer
+ * of that database is asked to finish its work and leave.
+ */
+static Oid
+database_needing_exclusive_use(Node *parsetree)
+{
+	if (IsA(parsetree, DropdbStmt))
+		return get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	if (IsA(parsetree, RenameStmt) &&
+		((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		return get_database_oid(((RenameStmt *) parsetree)->subname, true);
+	if (IsA(parsetree, AlterDatabaseStmt))
+		return get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
+	if (IsA(parsetree, CreatedbStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((CreatedbStmt *) parsetree)->options)
+		{
+			DefElem    *def = lfirst(lc);
+
+			if (strcmp(def->defname, "template") == 0 && def->arg != NULL)
+				return get_database_oid(defGetString(def), true);
+		}
+	}
+	return InvalidOid;
+}
+
+/* ALTER SYSTEM / ROLE / DATABASE ... SET of enforce or audit: logged */
+static void
+audit_setting_statements(Node *parsetree, const char *queryString,
+						 PlannedStmt *pstmt)
+{
+	VariableSetStmt *set = NULL;
+
+	if (IsA(parsetree, AlterSystemStmt))
+		set = ((AlterSystemStmt *) parsetree)->setstmt;
+	else if (IsA(parsetree, AlterRoleSetStmt))
+		set = ((AlterRoleSetStmt *) parsetree)->setstmt;
+	else if (IsA(parsetree, AlterDatabaseSetStmt))
+		set = ((AlterDatabaseSetStmt *) parsetree)->setstmt;
+	if (set == NULL || set->name == NULL ||
+		(strcmp(set->name, "personal_data.enforce") != 0 &&
+		 strcmp(set->name, "personal_data.audit") != 0))
+		return;
+	if (pstmt->stmt_len > 0)
+		pd_audit_setting_change(pnstrdup(queryString + pstmt->stmt_location,
+										 pstmt->stmt_len));
+	else
+		pd_audit_setting_change(queryString);
+}
+
+/* COPY ... FROM into a registered table: logged with the rows copied */
+static void
+audit_copy_from(Node *parsetree, QueryCompletion *qc)
+{
+	CopyStmt   *stmt = (CopyStmt *) parsetree;
+	Oid			relid;
+	List	   *attnums = NIL;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, CopyStmt) || !stmt->is_from || stmt->relation == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	foreach(lc, stmt->attlist)
+	{
+		AttrNumber	attnum = get_attnum(relid, strVal(lfirst(lc)));
+
+		if (attnum > 0)
+			attnums = lappend_int(attnums, attnum);
+	}
+	pd_audit_copy_from(relid, attnums, qc ? qc->nprocessed : 0);
+}
+
 static void
 pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -816,6 +895,7 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 	PendingLabelWork work;
 	ErrorContextCallback callback;
 	bool		withhold;
+	Oid			exclusive_db;
 	bool		relevant = (IsA(parsetree, RenameStmt) ||
 							IsA(parsetree, AlterTableStmt)) &&
 		IsTransactionState();
@@ -828,6 +908,9 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 		refuse_dropping_policy_roles((DropRoleStmt *) parsetree);
 	if (IsA(parsetree, CopyStmt) && IsTransactionState())
 		pstmt = pd_enforce_copy(pstmt);
+	exclusive_db = IsTransactionState() ? database_needing_exclusive_use(parsetree) : InvalidOid;
+	if (OidIsValid(exclusive_db))
+		pd_audit_release_database(exclusive_db, false);
 
 	/* COPY reports failing rows like INSERT does: withhold their values */
 	withhold = IsTransactionState() && pd_copy_is_enforced(parsetree);
@@ -851,6 +934,15 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (relevant)
 		finish_label_work(&work);
+	if (IsA(parsetree, DropdbStmt) && OidIsValid(exclusive_db))
+		pd_audit_release_database(exclusive_db, true);
+	if (IsTransactionState())
+	{
+		audit_copy_from(parsetree, qc);
+		audit_setting_statements(parsetree, queryString, pstmt);
+		if (pd_audit_settings_touched)
+			pd_audit_check_settings();
+	}
 }
 
 void

@@ -284,19 +284,28 @@ column_purpose_list(const PdColumnRule *rule)
  */
 static void
 report_column_denied(const PolicySession *session, Oid relid,
-					 const PdColumnRule *rule, bool writing)
+					 const PdColumnRule *rule, bool writing, CmdType operation)
 {
 	const char *column = get_attname(relid, rule->attnum, false);
 	const char *table = get_rel_name(relid);
 	const char *action = writing ? "writing" : "reading";
 	char	   *allowed = column_purpose_list(rule);
 	Oid			grantee = session->recipient ? session->recipient->roleid : session->roleid;
+	char	   *message;
+
+	if (session->purpose == NULL)
+		message = psprintf("no purpose is set for %s column \"%s\" of table \"%s\"",
+						   action, column, table);
+	else
+		message = psprintf("purpose \"%s\" does not allow %s column \"%s\" of table \"%s\"",
+						   session->purpose, action, column, table);
+	/* the attempt is logged although the statement aborts */
+	pd_audit_denied(relid, rule->attnum, operation, message);
 
 	if (session->purpose == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("no purpose is set for %s column \"%s\" of table \"%s\"",
-						action, column, table),
+				 errmsg_internal("%s", message),
 				 errdetail("Column \"%s\" holds personal data collected for: %s.",
 						   column, allowed),
 				 errhint("State the purpose of the processing first, e.g. SET personal_data.purpose = '%s'.",
@@ -304,27 +313,37 @@ report_column_denied(const PolicySession *session, Oid relid,
 	if (pd_lookup_purpose(session->purpose) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("purpose \"%s\" does not allow %s column \"%s\" of table \"%s\"",
-						session->purpose, action, column, table),
+				 errmsg_internal("%s", message),
 				 errdetail("Purpose \"%s\" is not defined. Column \"%s\" holds personal data collected for: %s.",
 						   session->purpose, column, allowed),
 				 errhint("Set personal_data.purpose to one of the column's purposes.")));
 	if (!pd_column_allows(rule, session->purpose))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("purpose \"%s\" does not allow %s column \"%s\" of table \"%s\"",
-						session->purpose, action, column, table),
+				 errmsg_internal("%s", message),
 				 errdetail("Column \"%s\" holds personal data collected for: %s.",
 						   column, allowed),
 				 errhint("Leave the column out of the query, or set personal_data.purpose to one of its purposes if the processing serves it.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("purpose \"%s\" does not allow %s column \"%s\" of table \"%s\"",
-					session->purpose, action, column, table),
+			 errmsg_internal("%s", message),
 			 errdetail("Role \"%s\" is not granted purpose \"%s\". Column \"%s\" holds personal data collected for: %s.",
 					   GetUserNameFromId(grantee, false), session->purpose,
 					   column, allowed),
 			 errhint("A policy administrator grants purposes with personal_data.grant_purpose().")));
+}
+
+/* the command an RTE's required privileges imply, for the access log */
+static CmdType
+rte_command(const RangeTblEntry *rte)
+{
+	if (rte->requiredPerms & ACL_INSERT)
+		return CMD_INSERT;
+	if (rte->requiredPerms & ACL_UPDATE)
+		return CMD_UPDATE;
+	if (rte->requiredPerms & ACL_DELETE)
+		return CMD_DELETE;
+	return CMD_SELECT;
 }
 
 /*
@@ -388,7 +407,7 @@ pd_executor_check_perms(List *rangeTable, bool ereport_on_violation)
 				continue;
 			if (!ereport_on_violation)
 				return false;
-			report_column_denied(&session, rte->relid, &rule, written);
+			report_column_denied(&session, rte->relid, &rule, written, rte_command(rte));
 		}
 	}
 	checked_range_table = rangeTable;
@@ -782,6 +801,9 @@ pd_refuse_minor(PG_FUNCTION_ARGS)
 	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *table = get_rel_name(relid);
 
+	pd_audit_denied(relid, InvalidAttrNumber, CMD_INSERT,
+					psprintf("a guardian's consent is required to write the row of a subject under %d in table \"%s\"",
+							 pd_minor_age, table ? table : "?"));
 	if (purpose[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

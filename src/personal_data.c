@@ -13,6 +13,8 @@
 #include "commands/seclabel.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include <limits.h>
+
 #include "utils/guc.h"
 #include "utils/plancache.h"
 
@@ -83,8 +85,43 @@ assign_enforce(bool newval, void *extra)
 	{
 		ResetPlanCache();
 		pd_policy_changed_locally();
+		pd_audit_settings_touched = true;
 	}
 }
+
+static void
+assign_audit(int newval, void *extra)
+{
+	if (newval != pd_audit_level)
+		pd_audit_settings_touched = true;
+}
+
+/* ISO 3166-1 alpha-2, upper case, or empty (unknown) */
+static bool
+check_home_country(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strlen(v) == 2 && v[0] >= 'A' && v[0] <= 'Z' && v[1] >= 'A' && v[1] <= 'Z')
+		return true;
+	GUC_check_errdetail("The home country is an ISO 3166-1 alpha-2 code in upper case, such as JP.");
+	return false;
+}
+
+static const struct config_enum_entry audit_options[] = {
+	{"off", PD_AUDIT_OFF, false},
+	{"denied", PD_AUDIT_DENIED, false},
+	{"all", PD_AUDIT_ALL, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry audit_queue_full_options[] = {
+	{"block", PD_AUDIT_QUEUE_FULL_BLOCK, false},
+	{"error", PD_AUDIT_QUEUE_FULL_ERROR, false},
+	{NULL, 0, false}
+};
 
 static void
 assign_minor_age(int newval, void *extra)
@@ -139,6 +176,62 @@ define_settings(void)
 							 0,
 							 NULL, assign_enforce_related, NULL);
 
+	DefineCustomEnumVariable("personal_data.audit",
+							 "What the access log records: off, denied (refusals only) or all.",
+							 "Provisions to recipients are recorded unless off. Switching it is itself logged.",
+							 &pd_audit_level,
+							 PD_AUDIT_ALL,
+							 audit_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, assign_audit, NULL);
+
+	DefineCustomBoolVariable("personal_data.audit_sync",
+							 "Makes each statement wait until its audit entries are committed.",
+							 NULL,
+							 &pd_audit_sync,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("personal_data.audit_queue_full",
+							 "What a statement does when the audit queue is full: block (wait for the writer) or error (fail before running).",
+							 NULL,
+							 &pd_audit_queue_full,
+							 PD_AUDIT_QUEUE_FULL_BLOCK,
+							 audit_queue_full_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personal_data.audit_flush_interval",
+							"Longest time audit entries wait in shared memory before the writer commits them.",
+							"A crash loses at most the entries of this interval (none with personal_data.audit_sync).",
+							&pd_audit_flush_interval_ms,
+							200, 10, 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personal_data.audit_retention",
+							"Age after which audit entries are removed (0: kept forever).",
+							"A checkpoint keeps the hash chain verifiable.",
+							&pd_audit_retention_min,
+							0, 0, INT_MAX / 2,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("personal_data.home_country",
+							   "ISO 3166-1 alpha-2 code of the controller's country.",
+							   "Provisions to recipients in another country are recorded as cross-border.",
+							   &pd_home_country,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_home_country, NULL, NULL);
+
 	MarkGUCPrefixReserved("personal_data");
 }
 
@@ -151,6 +244,16 @@ _PG_init(void)
 		return;
 	pd_preloaded = true;
 
+	/* shared memory is sized at startup: only a preloaded library can ask */
+	DefineCustomIntVariable("personal_data.audit_queue_size",
+							"Shared memory for audit entries waiting to be written, per database.",
+							NULL,
+							&pd_audit_queue_size_kb,
+							1024, 64, 1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	/*
 	 * The provider is needed even in binary upgrade: pg_upgrade restores the
 	 * labels with SECURITY LABEL, which fails for an unregistered provider.
@@ -162,6 +265,7 @@ _PG_init(void)
 
 	pd_install_ddl_guard();
 	pd_install_enforcement();
+	pd_install_audit();
 }
 
 /*

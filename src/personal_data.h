@@ -146,6 +146,28 @@ extern bool pd_record_provisions;
 extern bool pd_preloaded;
 extern void pd_require_preloaded(void);
 
+/* personal_data.audit values, and what a full audit queue does */
+typedef enum PdAuditLevel
+{
+	PD_AUDIT_OFF,
+	PD_AUDIT_DENIED,
+	PD_AUDIT_ALL
+} PdAuditLevel;
+
+typedef enum PdAuditQueueFull
+{
+	PD_AUDIT_QUEUE_FULL_BLOCK,
+	PD_AUDIT_QUEUE_FULL_ERROR
+} PdAuditQueueFull;
+
+extern int	pd_audit_level;
+extern bool pd_audit_sync;
+extern int	pd_audit_queue_size_kb;
+extern int	pd_audit_queue_full;
+extern int	pd_audit_flush_interval_ms;
+extern int	pd_audit_retention_min;
+extern char *pd_home_country;
+
 /* label.c: label grammar and the label provider */
 extern void pd_parse_table_label(const char *label, PdTableLabel *out);
 extern void pd_parse_column_label(const char *label, PdColumnLabel *out);
@@ -189,5 +211,15 @@ extern void pd_install_enforcement(void);
 extern void pd_withhold_row_values(void *arg);
 extern bool pd_copy_is_enforced(Node *parsetree);
 extern struct PlannedStmt *pd_enforce_copy(struct PlannedStmt *pstmt);
+
+/* audit.c: the access and disclosure logs */
+extern void pd_install_audit(void);
+extern void pd_audit_denied(Oid relid, AttrNumber attnum, CmdType operation,
+							const char *reason);
+extern void pd_audit_setting_change(const char *reason);
+extern bool pd_audit_settings_touched;
+extern void pd_audit_check_settings(void);
+extern void pd_audit_copy_from(Oid relid, List *attnums, uint64 rows);
+extern void pd_audit_release_database(Oid dboid, bool dropped);
 
 #endif							/* PERSONAL_DATA_H */

@@ -7,7 +7,7 @@
 -- requests) are deliberately not checked here, neither present nor absent.
 BEGIN;
 CREATE EXTENSION personal_data;
-SELECT plan(150);
+SELECT plan(151);
 
 ------------------------------------------------------------------------------
 -- The extension and its schema
@@ -279,8 +279,17 @@ SELECT is_empty(
 	  WHERE c.relkind IN ('r', 'S')
 		AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'personal_data')
 		AND c.oid NOT IN (SELECT unnest(extconfig) FROM pg_extension
-						   WHERE extname = 'personal_data')$$,
-	'every table and sequence of the extension is registered for dump');
+						   WHERE extname = 'personal_data')
+		AND c.relname NOT IN ('access_log', 'disclosure_log', 'audit_checkpoints')$$,
+	'every table and sequence of the extension is registered for dump, but the audit logs');
+-- the audit logs are evidence kept where they were written: a restore must
+-- not replay old entries into another database's chain
+SELECT is(
+	(SELECT count(*)::int FROM pg_extension, unnest(extconfig) c(oid)
+	  WHERE extname = 'personal_data'
+		AND c.oid IN ('personal_data.access_log'::regclass, 'personal_data.disclosure_log'::regclass,
+					  'personal_data.audit_checkpoints'::regclass)),
+	0, 'the audit logs are not dumped with the extension');
 
 SELECT * FROM finish();
 ROLLBACK;
