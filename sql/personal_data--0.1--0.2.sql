@@ -16,8 +16,10 @@
 
 \echo Use "ALTER EXTENSION personal_data UPDATE TO '0.2'" to load this file. \quit
 
+-- The writer appends in id order: BRIN indexes serve ranges of ids and times
+-- at almost no cost per entry; the chain's head has a table of its own.
 CREATE TABLE personal_data.access_log (
-	id bigint PRIMARY KEY,
+	id bigint NOT NULL,
 	logged_at timestamptz NOT NULL,
 	session_user_name text NOT NULL,
 	current_user_name text NOT NULL,
@@ -34,12 +36,13 @@ CREATE TABLE personal_data.access_log (
 	prev_hash bytea NOT NULL,
 	hash bytea NOT NULL
 );
-CREATE INDEX access_log_logged_at ON personal_data.access_log (logged_at);
+CREATE INDEX access_log_id ON personal_data.access_log USING brin (id);
+CREATE INDEX access_log_logged_at ON personal_data.access_log USING brin (logged_at);
 COMMENT ON TABLE personal_data.access_log IS
 	'Per statement and registered table: who used which columns for which purpose, allowed or denied (append-only, hash-chained)';
 
 CREATE TABLE personal_data.disclosure_log (
-	id bigint PRIMARY KEY,
+	id bigint NOT NULL,
 	logged_at timestamptz NOT NULL,
 	recipient text NOT NULL,
 	organization text,
@@ -55,6 +58,7 @@ CREATE TABLE personal_data.disclosure_log (
 	prev_hash bytea NOT NULL,
 	hash bytea NOT NULL
 );
+CREATE INDEX disclosure_log_id ON personal_data.disclosure_log USING brin (id);
 CREATE INDEX disclosure_log_subject ON personal_data.disclosure_log (subject);
 CREATE INDEX disclosure_log_recipient ON personal_data.disclosure_log (recipient, logged_at);
 COMMENT ON TABLE personal_data.disclosure_log IS
@@ -68,6 +72,14 @@ CREATE TABLE personal_data.audit_checkpoints (
 );
 COMMENT ON TABLE personal_data.audit_checkpoints IS
 	'Where verification of the audit chain resumes after personal_data.audit_retention removed older entries';
+
+CREATE TABLE personal_data.audit_chain_head (
+	id bigint NOT NULL,
+	hash bytea NOT NULL
+);
+INSERT INTO personal_data.audit_chain_head VALUES (0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
+COMMENT ON TABLE personal_data.audit_chain_head IS
+	'The last id and hash of the audit chain, where the writer goes on (one row)';
 
 CREATE FUNCTION personal_data._audit_append_only() RETURNS trigger
 	LANGUAGE c AS 'MODULE_PATHNAME', 'pd_audit_append_only';
@@ -91,8 +103,15 @@ CREATE TRIGGER audit_checkpoints_no_truncate
 	BEFORE TRUNCATE ON personal_data.audit_checkpoints
 	FOR EACH STATEMENT EXECUTE FUNCTION personal_data._audit_append_only();
 
+CREATE TRIGGER audit_chain_head_append_only
+	BEFORE INSERT OR UPDATE OR DELETE ON personal_data.audit_chain_head
+	FOR EACH ROW EXECUTE FUNCTION personal_data._audit_append_only();
+CREATE TRIGGER audit_chain_head_no_truncate
+	BEFORE TRUNCATE ON personal_data.audit_chain_head
+	FOR EACH STATEMENT EXECUTE FUNCTION personal_data._audit_append_only();
+
 REVOKE ALL ON personal_data.access_log, personal_data.disclosure_log,
-	personal_data.audit_checkpoints FROM PUBLIC;
+	personal_data.audit_checkpoints, personal_data.audit_chain_head FROM PUBLIC;
 
 CREATE FUNCTION personal_data.verify_audit_log(OUT ok boolean, OUT checked bigint, OUT first_bad_id bigint)
 	RETURNS record
@@ -118,11 +137,7 @@ CREATE FUNCTION personal_data.audit_head(OUT id bigint, OUT hash bytea)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT h.id, h.hash FROM (
-		(SELECT id, hash FROM personal_data.access_log ORDER BY id DESC LIMIT 1)
-		UNION ALL (SELECT id, hash FROM personal_data.disclosure_log ORDER BY id DESC LIMIT 1)
-		UNION ALL (SELECT id, hash FROM personal_data.audit_checkpoints ORDER BY id DESC LIMIT 1)
-	) h ORDER BY h.id DESC LIMIT 1
+	SELECT h.id, h.hash FROM personal_data.audit_chain_head h
 $$;
 COMMENT ON FUNCTION personal_data.audit_head() IS
 	'The newest entry of the audit chain: keep its hash outside the database to detect a rewritten chain';

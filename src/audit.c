@@ -79,6 +79,8 @@
 #include "utils/queryjumble.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "personal_data.h"
@@ -480,8 +482,103 @@ append_name(StringInfo buf, const char *name)
  * now (a writer resolving them later could find them dropped).  Sets
  * header->natts to the number of columns; all of them for a whole-row use.
  */
+/*
+ * The same statement run again resolves the same names: the last few
+ * blocks are remembered, keyed by everything they depend on, and forgotten
+ * at any invalidation of a relation, role or schema (renames).
+ */
+#define NAMES_MEMO_SIZE 8
+#define NAMES_MEMO_ATTS 32
+
+typedef struct NamesMemo
+{
+	bool		valid;
+	Oid			session_user_id;
+	Oid			current_user_id;
+	Oid			recipient;
+	Oid			relid;
+	bool		whole_row;
+	int			natts;
+	int16		atts[NAMES_MEMO_ATTS];
+	int16		ncols;
+	Size		len;
+	char	   *names;
+} NamesMemo;
+
+static NamesMemo names_memo[NAMES_MEMO_SIZE];
+static int	names_memo_next = 0;
+static bool names_memo_callbacks = false;
+
+static void
+forget_names(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < NAMES_MEMO_SIZE; i++)
+		names_memo[i].valid = false;
+}
+
+static void
+forget_names_syscache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	forget_names(arg, InvalidOid);
+}
+
+static char *resolve_names_uncached(AuditRecord *header, const int16 *atts, int natts, Size *len);
+
 static char *
 resolve_names(AuditRecord *header, const int16 *atts, int natts, Size *len)
+{
+	int			i;
+	NamesMemo  *m;
+	char	   *names;
+
+	if (!names_memo_callbacks)
+	{
+		CacheRegisterRelcacheCallback(forget_names, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, forget_names_syscache, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, forget_names_syscache, (Datum) 0);
+		names_memo_callbacks = true;
+	}
+	if (natts > NAMES_MEMO_ATTS)
+		return resolve_names_uncached(header, atts, natts, len);
+	for (i = 0; i < NAMES_MEMO_SIZE; i++)
+	{
+		m = &names_memo[i];
+		if (m->valid && m->session_user_id == header->session_user_id &&
+			m->current_user_id == header->current_user_id &&
+			m->recipient == header->recipient && m->relid == header->relid &&
+			m->whole_row == header->whole_row && m->natts == natts &&
+			(natts == 0 || memcmp(m->atts, atts, natts * sizeof(int16)) == 0))
+		{
+			header->natts = m->ncols;
+			*len = m->len;
+			return m->names;
+		}
+	}
+	names = resolve_names_uncached(header, atts, natts, len);
+	m = &names_memo[names_memo_next];
+	names_memo_next = (names_memo_next + 1) % NAMES_MEMO_SIZE;
+	if (m->names)
+		pfree(m->names);
+	m->names = MemoryContextAlloc(TopMemoryContext, *len + 1);
+	memcpy(m->names, names, *len);
+	m->session_user_id = header->session_user_id;
+	m->current_user_id = header->current_user_id;
+	m->recipient = header->recipient;
+	m->relid = header->relid;
+	m->whole_row = header->whole_row;
+	m->natts = natts;
+	if (natts > 0)
+		memcpy(m->atts, atts, natts * sizeof(int16));
+	m->ncols = header->natts;
+	m->len = *len;
+	m->valid = true;
+	return names;
+}
+
+static char *
+resolve_names_uncached(AuditRecord *header, const int16 *atts, int natts, Size *len)
 {
 	StringInfoData buf;
 	int			ncols = 0;
@@ -714,7 +811,15 @@ typedef struct ScanCapture
 	int			ncols;
 	List	   *subjects;		/* char *, not yet queued */
 	Size		subject_bytes;
+	HTAB	   *seen;			/* subjects already recorded in this statement */
 } ScanCapture;
+
+/*
+ * A subject is recorded once per statement: subjects of up to
+ * SEEN_KEY_LEN - 1 bytes are remembered exactly; longer ones (rare) are
+ * recorded once per row rather than risk dropping one.
+ */
+#define SEEN_KEY_LEN 64
 
 /* a statement being executed, with its pending access entries */
 typedef struct AuditStatement
@@ -842,6 +947,28 @@ capture_exec_proc_node(PlanState *ps)
 
 	oldcxt = MemoryContextSwitchTo(st->context);
 	subject = OutputFunctionCall(&cap->output, value);
+	if (strlen(subject) < SEEN_KEY_LEN)
+	{
+		bool		found;
+
+		if (cap->seen == NULL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = SEEN_KEY_LEN;
+			ctl.entrysize = SEEN_KEY_LEN;
+			ctl.hcxt = st->context;
+			cap->seen = hash_create("personal_data provided subjects", 256, &ctl,
+									HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		}
+		(void) hash_search(cap->seen, subject, HASH_ENTER, &found);
+		if (found)
+		{
+			pfree(subject);
+			MemoryContextSwitchTo(oldcxt);
+			return slot;
+		}
+	}
 	cap->subjects = lappend(cap->subjects, subject);
 	cap->subject_bytes += strlen(subject) + sizeof(uint32);
 	MemoryContextSwitchTo(oldcxt);
@@ -1615,9 +1742,8 @@ hash_columns(pg_cryptohash_ctx *ctx, Datum columns)
 
 /* hash = SHA-256(prev_hash || the entry's fields, each length-prefixed) */
 static void
-audit_row_hash(const AuditRow *row, const uint8 *prev, uint8 *out)
+audit_row_hash(pg_cryptohash_ctx *ctx, const AuditRow *row, const uint8 *prev, uint8 *out)
 {
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 	char		kind[2] = {row->kind, '\0'};
 
 	if (pg_cryptohash_init(ctx) < 0)
@@ -1655,7 +1781,6 @@ audit_row_hash(const AuditRow *row, const uint8 *prev, uint8 *out)
 	}
 	if (pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
 		elog(ERROR, "could not finalize SHA-256 context: %s", pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
 }
 
 /* ------------------------------------------------------------------------
@@ -1733,25 +1858,17 @@ record_string(const char **p, uint16 len)
 	return s;
 }
 
-/* last id and hash of the chain, from the logs and the checkpoints */
+/* last id and hash of the chain, from audit_chain_head */
 static void
 load_chain_head(void)
 {
 	int			ret;
 
-	ret = SPI_execute("SELECT id, hash FROM ("
-					  " (SELECT id, hash FROM personal_data.access_log ORDER BY id DESC LIMIT 1)"
-					  " UNION ALL (SELECT id, hash FROM personal_data.disclosure_log ORDER BY id DESC LIMIT 1)"
-					  " UNION ALL (SELECT id, hash FROM personal_data.audit_checkpoints ORDER BY id DESC LIMIT 1)"
-					  ") h ORDER BY id DESC LIMIT 1", true, 1);
+	ret = SPI_execute("SELECT id, hash FROM personal_data.audit_chain_head", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the head of the audit chain");
-	if (SPI_processed == 0)
-	{
-		chain_id = 0;
-		memset(chain_hash, 0, sizeof(chain_hash));
-	}
-	else
+	if (SPI_processed != 1)
+		elog(ERROR, "personal_data.audit_chain_head must hold exactly one row");
 	{
 		bool		isnull;
 		bytea	   *hash;
@@ -1764,6 +1881,23 @@ load_chain_head(void)
 	}
 }
 
+static bytea *hash_datum(const uint8 *hash);
+
+/* the chain's head, saved with the batch that advanced it */
+static void
+save_chain_head(void)
+{
+	Datum		args[2];
+	Oid			types[2] = {INT8OID, BYTEAOID};
+
+	args[0] = Int64GetDatum(chain_id);
+	args[1] = PointerGetDatum(hash_datum(chain_hash));
+	if (SPI_execute_with_args("UPDATE personal_data.audit_chain_head SET id = $1, hash = $2",
+							  2, types, args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		elog(ERROR, "could not save the head of the audit chain");
+}
+
 static bytea *
 hash_datum(const uint8 *hash)
 {
@@ -1774,35 +1908,12 @@ hash_datum(const uint8 *hash)
 	return b;
 }
 
-static SPIPlanPtr access_insert = NULL;
-static SPIPlanPtr disclosure_insert = NULL;
 static SPIPlanPtr basis_lookup = NULL;
 
 static void
 prepare_writer_plans(void)
 {
-	Oid			access_types[16] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID, TEXTOID, INT8OID, BOOLOID, TEXTOID,
-	INT8OID, BYTEAOID, BYTEAOID};
-	Oid			disclosure_types[15] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, INT8OID, BOOLOID,
-	BYTEAOID, BYTEAOID};
 	Oid			basis_types[4] = {TEXTOID, TEXTOID, OIDOID, TIMESTAMPTZOID};
-
-	if (access_insert == NULL)
-	{
-		access_insert = SPI_prepare("INSERT INTO personal_data.access_log (id, logged_at,"
-									" session_user_name, current_user_name, purpose, recipient, relation,"
-									" relation_id, columns, command, rows, allowed, reason, query_id,"
-									" prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-									" $11, $12, $13, $14, $15, $16)", 16, access_types);
-	}
-	if (disclosure_insert == NULL)
-		disclosure_insert = SPI_prepare("INSERT INTO personal_data.disclosure_log (id, logged_at,"
-										" recipient, organization, country, subject, relation, relation_id,"
-										" columns, purpose, basis, basis_id, cross_border, prev_hash, hash)"
-										" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-										15, disclosure_types);
 
 	/*
 	 * The basis of a provision as it stood when the statement ran: a
@@ -1810,8 +1921,9 @@ prepare_writer_plans(void)
 	 * guardian's first), else a legal basis for the subject, else one for
 	 * all subjects.  Entrustees need none.
 	 */
-	if (basis_lookup == NULL)
-		basis_lookup = SPI_prepare("SELECT b.basis, b.id FROM ("
+	if (basis_lookup != NULL)
+		return;
+	basis_lookup = SPI_prepare("SELECT b.basis, b.id FROM ("
 								   " (SELECT 'consent' AS basis, c.id, 0 AS rank"
 								   "  FROM personal_data.consents c"
 								   "  WHERE c.subject OPERATOR(pg_catalog.=) $1 AND c.purpose OPERATOR(pg_catalog.=) $2"
@@ -1828,12 +1940,110 @@ prepare_writer_plans(void)
 								   "  AND (l.valid_until IS NULL OR l.valid_until OPERATOR(pg_catalog.>) $4)"
 								   "  ORDER BY l.subject IS NULL, l.id DESC LIMIT 1)"
 								   ") b ORDER BY b.rank LIMIT 1", 4, basis_types);
-	if (access_insert == NULL || disclosure_insert == NULL || basis_lookup == NULL)
-		elog(ERROR, "could not prepare the audit writer's statements: %s",
+	if (basis_lookup == NULL)
+		elog(ERROR, "could not prepare the audit writer's basis lookup: %s",
 			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(access_insert);
-	SPI_keepplan(disclosure_insert);
 	SPI_keepplan(basis_lookup);
+}
+
+/*
+ * A log table opened for the writer's batch: rows go in through the table
+ * AM and the indexes directly, as in COPY, without a planned INSERT per
+ * entry (the writer keeps up with tens of thousands of statements a second).
+ */
+#define LOG_TARGET_BUFFERED 1000
+
+typedef struct LogTarget
+{
+	Relation	rel;
+	ResultRelInfo *rri;
+	TupleTableSlot *slots[LOG_TARGET_BUFFERED];
+	int			nbuffered;
+	int			natts;
+} LogTarget;
+
+static pg_cryptohash_ctx *writer_hash_ctx = NULL;
+
+static EState *writer_estate = NULL;
+static LogTarget access_target;
+static LogTarget disclosure_target;
+
+static void
+open_log_target(LogTarget *target, const char *relname, int natts)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid(PD_SCHEMA, false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "personal_data.%s does not exist", relname);
+	target->rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(target->rel)->natts != natts)
+		elog(ERROR, "personal_data.%s does not have the %d columns of its definition", relname, natts);
+	target->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(target->rri, target->rel, 1, NULL, 0);
+	ExecOpenIndices(target->rri, false);
+	memset(target->slots, 0, sizeof(target->slots));
+	target->nbuffered = 0;
+	target->natts = natts;
+}
+
+/* the buffered rows into the table (one WAL record per page) and its indexes */
+static void
+flush_log_target(LogTarget *target)
+{
+	int			i;
+
+	if (target->rel == NULL || target->nbuffered == 0)
+		return;
+	table_multi_insert(target->rel, target->slots, target->nbuffered,
+					   GetCurrentCommandId(true), 0, NULL);
+	for (i = 0; i < target->nbuffered; i++)
+	{
+		List	   *recheck = ExecInsertIndexTuples(target->rri, target->slots[i],
+													writer_estate, false, false,
+													NULL, NIL);
+
+		list_free(recheck);
+		ExecClearTuple(target->slots[i]);
+		ResetPerTupleExprContext(writer_estate);
+	}
+	target->nbuffered = 0;
+}
+
+static void
+close_log_target(LogTarget *target)
+{
+	int			i;
+
+	if (target->rel == NULL)
+		return;
+	flush_log_target(target);
+	for (i = 0; i < LOG_TARGET_BUFFERED && target->slots[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(target->slots[i]);
+	ExecCloseIndices(target->rri);
+	table_close(target->rel, NoLock);
+	target->rel = NULL;
+}
+
+static void
+open_log_targets(void)
+{
+	writer_estate = CreateExecutorState();
+	open_log_target(&access_target, "access_log", 16);
+	open_log_target(&disclosure_target, "disclosure_log", 15);
+	writer_hash_ctx = pg_cryptohash_create(PG_SHA256);
+}
+
+static void
+close_log_targets(void)
+{
+	close_log_target(&access_target);
+	close_log_target(&disclosure_target);
+	if (writer_hash_ctx)
+		pg_cryptohash_free(writer_hash_ctx);
+	writer_hash_ctx = NULL;
+	if (writer_estate)
+		FreeExecutorState(writer_estate);
+	writer_estate = NULL;
 }
 
 /* assigns the next id and hash, then inserts the row */
@@ -1841,16 +2051,32 @@ static void
 write_row(AuditRow *row, Oid relid)
 {
 	uint8		hash[PG_SHA256_DIGEST_LENGTH];
-	Datum		values[16];
-	char		nulls[16];
-	int			ret;
+	LogTarget  *target = row->kind == 'a' ? &access_target : &disclosure_target;
+	Datum	   *values;
+	bool	   *nulls;
+
+	TupleTableSlot *slot;
 
 	row->id = chain_id + 1;
-	audit_row_hash(row, chain_hash, hash);
-	memset(nulls, ' ', sizeof(nulls));
+	audit_row_hash(writer_hash_ctx, row, chain_hash, hash);
+	if (target->nbuffered == LOG_TARGET_BUFFERED)
+		flush_log_target(target);
+	if (target->slots[target->nbuffered] == NULL)
+	{
+		/* slots outlive the per-record memory: they live for the batch */
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		target->slots[target->nbuffered] = table_slot_create(target->rel, NULL);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	slot = target->slots[target->nbuffered];
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	memset(nulls, 0, sizeof(bool) * target->natts);
 
 #define TEXT_OR_NULL(i, s) \
-	do { if ((s) == NULL) nulls[i] = 'n'; else values[i] = CStringGetTextDatum(s); } while (0)
+	do { if ((s) == NULL) nulls[i] = true; else values[i] = CStringGetTextDatum(s); } while (0)
 
 	values[0] = Int64GetDatum(row->id);
 	values[1] = TimestampTzGetDatum(row->logged_at);
@@ -1862,23 +2088,18 @@ write_row(AuditRow *row, Oid relid)
 		TEXT_OR_NULL(5, row->recipient);
 		TEXT_OR_NULL(6, row->relation);
 		values[7] = ObjectIdGetDatum(relid);
-		if (!OidIsValid(relid))
-			nulls[7] = 'n';
+		nulls[7] = !OidIsValid(relid);
 		values[8] = row->columns;
-		if (row->columns == (Datum) 0)
-			nulls[8] = 'n';
+		nulls[8] = row->columns == (Datum) 0;
 		TEXT_OR_NULL(9, row->command);
 		values[10] = Int64GetDatum(row->rows);
-		if (row->rows_null)
-			nulls[10] = 'n';
+		nulls[10] = row->rows_null;
 		values[11] = BoolGetDatum(row->allowed);
 		TEXT_OR_NULL(12, row->reason);
 		values[13] = Int64GetDatum(row->query_id);
-		if (row->query_id_null)
-			nulls[13] = 'n';
+		nulls[13] = row->query_id_null;
 		values[14] = PointerGetDatum(hash_datum(chain_hash));
 		values[15] = PointerGetDatum(hash_datum(hash));
-		ret = SPI_execute_plan(access_insert, values, nulls, false, 0);
 	}
 	else
 	{
@@ -1888,24 +2109,23 @@ write_row(AuditRow *row, Oid relid)
 		TEXT_OR_NULL(5, row->subject);
 		TEXT_OR_NULL(6, row->relation);
 		values[7] = ObjectIdGetDatum(relid);
+		nulls[7] = !OidIsValid(relid);
 		values[8] = row->columns;
-		if (row->columns == (Datum) 0)
-			nulls[8] = 'n';
+		nulls[8] = row->columns == (Datum) 0;
 		TEXT_OR_NULL(9, row->purpose);
 		TEXT_OR_NULL(10, row->basis);
 		values[11] = Int64GetDatum(row->basis_id);
-		if (row->basis_id_null)
-			nulls[11] = 'n';
+		nulls[11] = row->basis_id_null;
 		values[12] = BoolGetDatum(row->cross_border == 1);
-		if (row->cross_border < 0)
-			nulls[12] = 'n';
+		nulls[12] = row->cross_border < 0;
 		values[13] = PointerGetDatum(hash_datum(chain_hash));
 		values[14] = PointerGetDatum(hash_datum(hash));
-		ret = SPI_execute_plan(disclosure_insert, values, nulls, false, 0);
 	}
 #undef TEXT_OR_NULL
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not write an audit entry: %s", SPI_result_code_string(ret));
+	ExecStoreVirtualTuple(slot);
+	/* the values live in per-record memory: the slot keeps its own copy */
+	ExecMaterializeSlot(slot);
+	target->nbuffered++;
 	chain_id = row->id;
 	memcpy(chain_hash, hash, sizeof(hash));
 }
@@ -2015,11 +2235,14 @@ apply_retention(void)
 		return;
 	cutoff = GetCurrentTimestamp() - (TimestampTz) pd_audit_retention_min * USECS_PER_MINUTE;
 	args[0] = TimestampTzGetDatum(cutoff);
-	ret = SPI_execute_with_args("WITH last AS ("
-								" SELECT id, hash FROM ("
-								"  (SELECT id, hash FROM personal_data.access_log WHERE logged_at OPERATOR(pg_catalog.<) $1 ORDER BY id DESC LIMIT 1)"
-								"  UNION ALL (SELECT id, hash FROM personal_data.disclosure_log WHERE logged_at OPERATOR(pg_catalog.<) $1 ORDER BY id DESC LIMIT 1)"
-								" ) h ORDER BY id DESC LIMIT 1),"
+	ret = SPI_execute_with_args("WITH last_id AS ("
+								" SELECT max(m.id) AS id FROM ("
+								"  SELECT max(id) AS id FROM personal_data.access_log WHERE logged_at OPERATOR(pg_catalog.<) $1"
+								"  UNION ALL SELECT max(id) FROM personal_data.disclosure_log WHERE logged_at OPERATOR(pg_catalog.<) $1) m),"
+								" last AS (SELECT l.id, coalesce("
+								"  (SELECT a.hash FROM personal_data.access_log a WHERE a.id OPERATOR(pg_catalog.=) l.id),"
+								"  (SELECT d.hash FROM personal_data.disclosure_log d WHERE d.id OPERATOR(pg_catalog.=) l.id)) AS hash"
+								"  FROM last_id l WHERE l.id IS NOT NULL),"
 								" a AS (DELETE FROM personal_data.access_log WHERE id OPERATOR(pg_catalog.<=) (SELECT id FROM last) RETURNING 1),"
 								" d AS (DELETE FROM personal_data.disclosure_log WHERE id OPERATOR(pg_catalog.<=) (SELECT id FROM last) RETURNING 1)"
 								" INSERT INTO personal_data.audit_checkpoints (id, hash, removed, created_at)"
@@ -2098,6 +2321,7 @@ writer_drain(char *buffer, bool *retention_due)
 		prepare_writer_plans();
 		if (chain_id < 0)
 			load_chain_head();
+		open_log_targets();
 		oldcxt = MemoryContextSwitchTo(batch_cxt);
 		while (done < taken)
 		{
@@ -2108,6 +2332,9 @@ writer_drain(char *buffer, bool *retention_due)
 			MemoryContextReset(batch_cxt);
 		}
 		MemoryContextSwitchTo(oldcxt);
+		close_log_targets();
+		if (records > 0)
+			save_chain_head();
 		if (*retention_due)
 		{
 			apply_retention();
@@ -2204,7 +2431,10 @@ pd_audit_writer_main(Datum main_arg)
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
 			chain_id = -1;
-			access_insert = disclosure_insert = basis_lookup = NULL;
+			basis_lookup = NULL;
+			writer_estate = NULL;
+			writer_hash_ctx = NULL;
+			access_target.rel = disclosure_target.rel = NULL;
 			written = 0;
 			if (writer_shutdown)
 			{
@@ -2443,6 +2673,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 				have_d;
 	MemoryContext acxt,
 				dcxt;
+	pg_cryptohash_ctx *ctx;
 
 	pd_require_preloaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -2472,6 +2703,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 											   " relation, columns, purpose, basis, basis_id, cross_border,"
 											   " prev_hash, hash FROM personal_data.disclosure_log ORDER BY id",
 											   0, NULL, NULL, NULL, true, 0);
+	ctx = pg_cryptohash_create(PG_SHA256);
 	acxt = AllocSetContextCreate(CurrentMemoryContext, "verify access rows", ALLOCSET_DEFAULT_SIZES);
 	dcxt = AllocSetContextCreate(CurrentMemoryContext, "verify disclosure rows", ALLOCSET_DEFAULT_SIZES);
 	have_a = fetch_audit_row(access_cur, 'a', acxt, &arow, &aprev, &ahash);
@@ -2485,7 +2717,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 		uint8		computed[PG_SHA256_DIGEST_LENGTH];
 
 		CHECK_FOR_INTERRUPTS();
-		audit_row_hash(row, running, computed);
+		audit_row_hash(ctx, row, running, computed);
 		if (row->id != expected_id || !hash_matches(prev, running) ||
 			!hash_matches(stored, computed))
 		{
@@ -2500,6 +2732,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 		else
 			have_d = fetch_audit_row(disclosure_cur, 'd', dcxt, &drow, &dprev, &dhash);
 	}
+	pg_cryptohash_free(ctx);
 	SPI_cursor_close(access_cur);
 	SPI_cursor_close(disclosure_cur);
 	SPI_finish();

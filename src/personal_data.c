@@ -232,7 +232,6 @@ define_settings(void)
 							   0,
 							   check_home_country, NULL, NULL);
 
-	MarkGUCPrefixReserved("personal_data");
 }
 
 void
@@ -240,19 +239,24 @@ _PG_init(void)
 {
 	define_settings();
 
+	if (process_shared_preload_libraries_in_progress)
+	{
+		/* shared memory is sized at startup: only a preloaded library can ask */
+		DefineCustomIntVariable("personal_data.audit_queue_size",
+								"Shared memory for audit entries waiting to be written, per database.",
+								NULL,
+								&pd_audit_queue_size_kb,
+								1024, 64, 1024 * 1024,
+								PGC_POSTMASTER,
+								GUC_UNIT_KB,
+								NULL, NULL, NULL);
+	}
+	/* after every setting is defined: reserving drops unknown placeholders */
+	MarkGUCPrefixReserved("personal_data");
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	pd_preloaded = true;
-
-	/* shared memory is sized at startup: only a preloaded library can ask */
-	DefineCustomIntVariable("personal_data.audit_queue_size",
-							"Shared memory for audit entries waiting to be written, per database.",
-							NULL,
-							&pd_audit_queue_size_kb,
-							1024, 64, 1024 * 1024,
-							PGC_POSTMASTER,
-							GUC_UNIT_KB,
-							NULL, NULL, NULL);
 
 	/*
 	 * The provider is needed even in binary upgrade: pg_upgrade restores the
