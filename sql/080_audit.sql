@@ -70,7 +70,8 @@ SELECT ok, first_bad_id FROM personal_data.verify_audit_log();
 -- append-only, for superusers too
 UPDATE personal_data.access_log SET rows = 0 WHERE id > :start_id;
 DELETE FROM personal_data.disclosure_log WHERE id > :start_id;
-TRUNCATE personal_data.access_log;
+TRUNCATE personal_data.access_log_batches;
+DELETE FROM personal_data.access_log_batches;
 INSERT INTO personal_data.audit_checkpoints VALUES (1, '\x00', 1, now());
 -- and closed to others
 SET ROLE regress_au_app;

@@ -16,29 +16,37 @@
 
 \echo Use "ALTER EXTENSION personal_data UPDATE TO '0.2'" to load this file. \quit
 
--- The writer appends in id order: BRIN indexes serve ranges of ids and times
--- at almost no cost per entry; the chain's head has a table of its own.
-CREATE TABLE personal_data.access_log (
-	id bigint NOT NULL,
-	logged_at timestamptz NOT NULL,
-	session_user_name text NOT NULL,
-	current_user_name text NOT NULL,
-	purpose text,
-	recipient text,
-	relation text,
-	relation_id oid,
-	columns text[],
-	command text NOT NULL,
-	rows bigint,
-	allowed boolean NOT NULL,
-	reason text,
-	query_id bigint,
-	prev_hash bytea NOT NULL,
-	hash bytea NOT NULL
+-- Access entries are stored packed, a batch of them per row as the writer
+-- commits them (see src/audit.c); the view access_log shows one row per entry.
+CREATE TABLE personal_data.access_log_batches (
+	first_id bigint NOT NULL,
+	last_id bigint NOT NULL,
+	first_at timestamptz NOT NULL,
+	last_at timestamptz NOT NULL,
+	entries bytea NOT NULL,
+	last_hash bytea NOT NULL
 );
-CREATE INDEX access_log_id ON personal_data.access_log USING brin (id);
-CREATE INDEX access_log_logged_at ON personal_data.access_log USING brin (logged_at);
-COMMENT ON TABLE personal_data.access_log IS
+-- already compact and hashed: compressing would cost the writer for little
+ALTER TABLE personal_data.access_log_batches ALTER COLUMN entries SET STORAGE EXTERNAL;
+CREATE INDEX access_log_batches_last_id ON personal_data.access_log_batches (last_id);
+CREATE INDEX access_log_batches_at ON personal_data.access_log_batches USING brin (first_at, last_at);
+COMMENT ON TABLE personal_data.access_log_batches IS
+	'Storage of the access log: entries as the audit writer committed them (read them through access_log)';
+
+CREATE FUNCTION personal_data._access_log_entries(entries bytea,
+	OUT id bigint, OUT logged_at timestamptz, OUT session_user_name text,
+	OUT current_user_name text, OUT purpose text, OUT recipient text, OUT relation text,
+	OUT relation_id oid, OUT columns text[], OUT command text, OUT rows bigint,
+	OUT allowed boolean, OUT reason text, OUT query_id bigint,
+	OUT prev_hash bytea, OUT hash bytea)
+	RETURNS SETOF record
+	LANGUAGE c STRICT IMMUTABLE AS 'MODULE_PATHNAME', 'pd_access_log_entries';
+
+CREATE VIEW personal_data.access_log AS
+SELECT e.*
+  FROM personal_data.access_log_batches b
+ CROSS JOIN LATERAL personal_data._access_log_entries(b.entries) e;
+COMMENT ON VIEW personal_data.access_log IS
 	'Per statement and registered table: who used which columns for which purpose, allowed or denied (append-only, hash-chained)';
 
 CREATE TABLE personal_data.disclosure_log (
@@ -84,12 +92,15 @@ COMMENT ON TABLE personal_data.audit_chain_head IS
 CREATE FUNCTION personal_data._audit_append_only() RETURNS trigger
 	LANGUAGE c AS 'MODULE_PATHNAME', 'pd_audit_append_only';
 
-CREATE TRIGGER access_log_append_only
-	BEFORE INSERT OR UPDATE OR DELETE ON personal_data.access_log
+CREATE TRIGGER access_log_batches_append_only
+	BEFORE INSERT OR UPDATE OR DELETE ON personal_data.access_log_batches
 	FOR EACH ROW EXECUTE FUNCTION personal_data._audit_append_only();
-CREATE TRIGGER access_log_no_truncate
-	BEFORE TRUNCATE ON personal_data.access_log
+CREATE TRIGGER access_log_batches_no_truncate
+	BEFORE TRUNCATE ON personal_data.access_log_batches
 	FOR EACH STATEMENT EXECUTE FUNCTION personal_data._audit_append_only();
+CREATE TRIGGER access_log_append_only
+	INSTEAD OF INSERT OR UPDATE OR DELETE ON personal_data.access_log
+	FOR EACH ROW EXECUTE FUNCTION personal_data._audit_append_only();
 CREATE TRIGGER disclosure_log_append_only
 	BEFORE INSERT OR UPDATE OR DELETE ON personal_data.disclosure_log
 	FOR EACH ROW EXECUTE FUNCTION personal_data._audit_append_only();
@@ -110,8 +121,9 @@ CREATE TRIGGER audit_chain_head_no_truncate
 	BEFORE TRUNCATE ON personal_data.audit_chain_head
 	FOR EACH STATEMENT EXECUTE FUNCTION personal_data._audit_append_only();
 
-REVOKE ALL ON personal_data.access_log, personal_data.disclosure_log,
-	personal_data.audit_checkpoints, personal_data.audit_chain_head FROM PUBLIC;
+REVOKE ALL ON personal_data.access_log, personal_data.access_log_batches,
+	personal_data.disclosure_log, personal_data.audit_checkpoints,
+	personal_data.audit_chain_head FROM PUBLIC;
 
 CREATE FUNCTION personal_data.verify_audit_log(OUT ok boolean, OUT checked bigint, OUT first_bad_id bigint)
 	RETURNS record

@@ -89,6 +89,7 @@ PG_FUNCTION_INFO_V1(pd_verify_audit_log);
 PG_FUNCTION_INFO_V1(pd_audit_flush);
 PG_FUNCTION_INFO_V1(pd_audit_queue_status);
 PG_FUNCTION_INFO_V1(pd_audit_append_only);
+PG_FUNCTION_INFO_V1(pd_access_log_entries);
 PGDLLEXPORT void pd_audit_writer_main(Datum main_arg);
 
 /* settings (personal_data.c defines them) */
@@ -1882,6 +1883,8 @@ load_chain_head(void)
 }
 
 static bytea *hash_datum(const uint8 *hash);
+static SPIPlanPtr batch_insert = NULL;
+static SPIPlanPtr head_update = NULL;
 
 /* the chain's head, saved with the batch that advanced it */
 static void
@@ -1892,8 +1895,14 @@ save_chain_head(void)
 
 	args[0] = Int64GetDatum(chain_id);
 	args[1] = PointerGetDatum(hash_datum(chain_hash));
-	if (SPI_execute_with_args("UPDATE personal_data.audit_chain_head SET id = $1, hash = $2",
-							  2, types, args, NULL, false, 0) != SPI_OK_UPDATE ||
+	if (head_update == NULL)
+	{
+		head_update = SPI_prepare("UPDATE personal_data.audit_chain_head SET id = $1, hash = $2",
+								  2, types);
+		if (head_update == NULL || SPI_keepplan(head_update) != 0)
+			elog(ERROR, "could not prepare the audit writer's chain head update");
+	}
+	if (SPI_execute_plan(head_update, args, NULL, false, 0) != SPI_OK_UPDATE ||
 		SPI_processed != 1)
 		elog(ERROR, "could not save the head of the audit chain");
 }
@@ -2028,7 +2037,6 @@ static void
 open_log_targets(void)
 {
 	writer_estate = CreateExecutorState();
-	open_log_target(&access_target, "access_log", 16);
 	open_log_target(&disclosure_target, "disclosure_log", 15);
 	writer_hash_ctx = pg_cryptohash_create(PG_SHA256);
 }
@@ -2130,10 +2138,258 @@ write_row(AuditRow *row, Oid relid)
 	memcpy(chain_hash, hash, sizeof(hash));
 }
 
+/*
+ * Access entries are stored packed: the writer appends each one, as the
+ * backend queued it, to the batch it is writing, and one row of
+ * access_log_batches holds the batch; the view access_log unpacks them.
+ * Per entry: id (int64), prev_hash, hash, the record's length (uint32) and
+ * the record.  Storing entries as they come costs the writer a copy and a
+ * hash per statement, where a row per entry cost a tuple, its index
+ * entries and their WAL: the difference between keeping up with
+ * tens of thousands of statements a second on one core, or not.
+ */
+#define PACKED_HEADER (sizeof(int64) + 2 * PG_SHA256_DIGEST_LENGTH + sizeof(uint32))
+
+static StringInfoData access_batch;
+static int64 access_batch_first_id;
+static TimestampTz access_batch_first_at;
+static TimestampTz access_batch_last_at;
+
+/* hash of a packed access entry: SHA-256(prev || 'a' || id || record) */
+static void
+packed_entry_hash(pg_cryptohash_ctx *ctx, const uint8 *prev, int64 id,
+				  const char *record, uint32 len, uint8 *out)
+{
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not initialize SHA-256 context: %s", pg_cryptohash_error(ctx));
+	hash_bytes(ctx, prev, PG_SHA256_DIGEST_LENGTH);
+	hash_bytes(ctx, "a", 1);
+	hash_bytes(ctx, &id, sizeof(int64));
+	hash_bytes(ctx, record, len);
+	if (pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not finalize SHA-256 context: %s", pg_cryptohash_error(ctx));
+}
+
+static void
+append_access_entry(const AuditRecord *rec)
+{
+	uint8		hash[PG_SHA256_DIGEST_LENGTH];
+	int64		id = chain_id + 1;
+	uint32		len = rec->len;
+
+	packed_entry_hash(writer_hash_ctx, chain_hash, id, (const char *) rec, len, hash);
+	if (access_batch.len == 0)
+	{
+		access_batch_first_id = id;
+		access_batch_first_at = rec->at;
+	}
+	access_batch_last_at = Max(access_batch_last_at, rec->at);
+	if (rec->at < access_batch_first_at)
+		access_batch_first_at = rec->at;
+	appendBinaryStringInfo(&access_batch, (const char *) &id, sizeof(int64));
+	appendBinaryStringInfo(&access_batch, (const char *) chain_hash, PG_SHA256_DIGEST_LENGTH);
+	appendBinaryStringInfo(&access_batch, (const char *) hash, PG_SHA256_DIGEST_LENGTH);
+	appendBinaryStringInfo(&access_batch, (const char *) &len, sizeof(uint32));
+	appendBinaryStringInfo(&access_batch, (const char *) rec, len);
+	chain_id = id;
+	memcpy(chain_hash, hash, sizeof(hash));
+}
+
+/* the batch's access entries into one row of access_log_batches */
+static void
+flush_access_batch(void)
+{
+	Datum		args[6];
+	Oid			types[6] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID};
+	bytea	   *entries;
+
+	if (access_batch.len == 0)
+		return;
+	entries = palloc(VARHDRSZ + access_batch.len);
+	SET_VARSIZE(entries, VARHDRSZ + access_batch.len);
+	memcpy(VARDATA(entries), access_batch.data, access_batch.len);
+	args[0] = Int64GetDatum(access_batch_first_id);
+	args[1] = Int64GetDatum(chain_id);
+	args[2] = TimestampTzGetDatum(access_batch_first_at);
+	args[3] = TimestampTzGetDatum(access_batch_last_at);
+	args[4] = PointerGetDatum(entries);
+	args[5] = PointerGetDatum(hash_datum(chain_hash));
+	if (batch_insert == NULL)
+	{
+		batch_insert = SPI_prepare("INSERT INTO personal_data.access_log_batches"
+								   " (first_id, last_id, first_at, last_at, entries, last_hash)"
+								   " VALUES ($1, $2, $3, $4, $5, $6)", 6, types);
+		if (batch_insert == NULL || SPI_keepplan(batch_insert) != 0)
+			elog(ERROR, "could not prepare the audit writer's batch insert");
+	}
+	if (SPI_execute_plan(batch_insert, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write a batch of access entries");
+	pfree(entries);
+	resetStringInfo(&access_batch);
+	access_batch_last_at = 0;
+}
+
+/* An access entry as the view shows it. */
+static void
+decode_access_record(const AuditRecord *rec, AuditRow *row)
+{
+	const char *p = (const char *) rec + sizeof(AuditRecord);
+	const char *names = p;
+	char	   *reason;
+	char	   *session_user_name;
+	char	   *current_user_name;
+
+	p += rec->names_len;
+	row->purpose = record_string(&p, rec->purpose_len);
+	reason = record_string(&p, rec->reason_len);
+	session_user_name = next_name(&names);
+	current_user_name = next_name(&names);
+	row->recipient = next_name(&names);
+	row->relation = next_name(&names);
+	row->columns = column_names(rec, &names);
+	row->logged_at = rec->at;
+	row->kind = 'a';
+	row->session_user_name = session_user_name ? session_user_name : psprintf("role %u", rec->session_user_id);
+	row->current_user_name = current_user_name ? current_user_name : psprintf("role %u", rec->current_user_id);
+	row->command = pstrdup(command_name(rec->command));
+	row->rows_null = rec->rows < 0;
+	row->rows = rec->rows;
+	row->allowed = rec->allowed;
+	row->reason = rec->completed ? reason : pstrdup("statement did not complete");
+	row->query_id_null = rec->query_id == 0;
+	row->query_id = (int64) rec->query_id;
+}
+
+/*
+ * Do the record's parts fit its length, and its names block hold the names
+ * it should?  (Tampered bytes must not make the decoder read past them.)
+ */
+static bool
+record_is_sane(const char *record, uint32 len)
+{
+	AuditRecord rec;
+	Size		parts;
+	const char *names = record + sizeof(AuditRecord);
+	int			nuls = 0;
+	int			i;
+
+	memcpy(&rec, record, sizeof(AuditRecord));
+	parts = sizeof(AuditRecord) + (Size) rec.names_len + rec.purpose_len +
+		rec.reason_len + rec.organization_len + rec.country_len;
+	if (rec.len != len || parts > len || rec.natts < 0 || rec.names_len == 0 ||
+		names[rec.names_len - 1] != '\0')
+		return false;
+	for (i = 0; i < rec.names_len; i++)
+		nuls += names[i] == '\0';
+	return nuls >= 4 + rec.natts;
+}
+
+/* walks the packed entries of one batch */
+typedef struct PackedIter
+{
+	const char *p;
+	const char *end;
+} PackedIter;
+
+static bool
+packed_next(PackedIter *it, int64 *id, const uint8 **prev, const uint8 **hash,
+			const char **record, uint32 *len)
+{
+	if (it->p >= it->end)
+		return false;
+	if (it->end - it->p < (long) PACKED_HEADER)
+		elog(ERROR, "personal_data.access_log_batches holds a malformed entry");
+	memcpy(id, it->p, sizeof(int64));
+	*prev = (const uint8 *) it->p + sizeof(int64);
+	*hash = *prev + PG_SHA256_DIGEST_LENGTH;
+	memcpy(len, *hash + PG_SHA256_DIGEST_LENGTH, sizeof(uint32));
+	*record = it->p + PACKED_HEADER;
+	if (*len < sizeof(AuditRecord) || *len > (uint32) (it->end - *record) ||
+		!record_is_sane(*record, *len))
+		elog(ERROR, "personal_data.access_log_batches holds a malformed entry");
+	it->p = *record + *len;
+	return true;
+}
+
+/*
+ * personal_data._access_log_entries(entries bytea): the rows of a packed
+ * batch, for the view access_log.
+ */
+Datum
+pd_access_log_entries(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bytea	   *entries = PG_GETARG_BYTEA_PP(0);
+	PackedIter	it;
+	int64		id;
+	const uint8 *prev;
+	const uint8 *hash;
+	const char *record;
+	uint32		len;
+	MemoryContext rowcxt;
+
+	InitMaterializedSRF(fcinfo, 0);
+	it.p = VARDATA_ANY(entries);
+	it.end = it.p + VARSIZE_ANY_EXHDR(entries);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "access log entry", ALLOCSET_DEFAULT_SIZES);
+	while (packed_next(&it, &id, &prev, &hash, &record, &len))
+	{
+		AuditRow	row = {0};
+		Datum		values[16];
+		bool		nulls[16] = {0};
+		AuditRecord *rec;
+		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+
+		/* the record may sit unaligned in the bytea */
+		rec = palloc(len);
+		memcpy(rec, record, len);
+		decode_access_record(rec, &row);
+		values[0] = Int64GetDatum(id);
+		values[1] = TimestampTzGetDatum(row.logged_at);
+		values[2] = CStringGetTextDatum(row.session_user_name);
+		values[3] = CStringGetTextDatum(row.current_user_name);
+		nulls[4] = row.purpose == NULL;
+		if (row.purpose)
+			values[4] = CStringGetTextDatum(row.purpose);
+		nulls[5] = row.recipient == NULL;
+		if (row.recipient)
+			values[5] = CStringGetTextDatum(row.recipient);
+		nulls[6] = row.relation == NULL;
+		if (row.relation)
+			values[6] = CStringGetTextDatum(row.relation);
+		values[7] = ObjectIdGetDatum(rec->relid);
+		nulls[7] = !OidIsValid(rec->relid);
+		values[8] = row.columns;
+		nulls[8] = row.columns == (Datum) 0;
+		values[9] = CStringGetTextDatum(row.command);
+		values[10] = Int64GetDatum(row.rows);
+		nulls[10] = row.rows_null;
+		values[11] = BoolGetDatum(row.allowed);
+		nulls[12] = row.reason == NULL;
+		if (row.reason)
+			values[12] = CStringGetTextDatum(row.reason);
+		values[13] = Int64GetDatum(row.query_id);
+		nulls[13] = row.query_id_null;
+		values[14] = PointerGetDatum(hash_datum(prev));
+		values[15] = PointerGetDatum(hash_datum(hash));
+		MemoryContextSwitchTo(oldcxt);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextReset(rowcxt);
+	}
+	MemoryContextDelete(rowcxt);
+	return (Datum) 0;
+}
+
 /* one record of the queue into one or more rows */
 static void
 write_record(const AuditRecord *rec)
 {
+	if (rec->kind != AUDIT_DISCLOSURE)
+	{
+		append_access_entry(rec);
+		return;
+	}
+	{
 	const char *p = (const char *) rec + sizeof(AuditRecord);
 	const char *names = p;
 	AuditRow	row = {0};
@@ -2159,21 +2415,8 @@ write_record(const AuditRecord *rec)
 	row.logged_at = rec->at;
 	row.purpose = purpose;
 
-	if (rec->kind != AUDIT_DISCLOSURE)
-	{
-		row.kind = 'a';
-		row.session_user_name = session_user_name ? session_user_name : psprintf("role %u", rec->session_user_id);
-		row.current_user_name = current_user_name ? current_user_name : psprintf("role %u", rec->current_user_id);
-		row.command = pstrdup(command_name(rec->command));
-		row.rows_null = rec->rows < 0;
-		row.rows = rec->rows;
-		row.allowed = rec->allowed;
-		row.reason = rec->completed ? reason : pstrdup("statement did not complete");
-		row.query_id_null = rec->query_id == 0;
-		row.query_id = (int64) rec->query_id;
-		write_row(&row, rec->relid);
-		return;
-	}
+	(void) session_user_name;
+	(void) current_user_name;
 
 	row.kind = 'd';
 	row.organization = organization;
@@ -2216,6 +2459,7 @@ write_record(const AuditRecord *rec)
 		}
 		write_row(&row, rec->relid);
 	}
+	}
 }
 
 /*
@@ -2235,18 +2479,26 @@ apply_retention(void)
 		return;
 	cutoff = GetCurrentTimestamp() - (TimestampTz) pd_audit_retention_min * USECS_PER_MINUTE;
 	args[0] = TimestampTzGetDatum(cutoff);
+	/*
+	 * Whole batches go, so the cut is at the end of the newest old batch;
+	 * without one, after the newest old disclosure before any batch.
+	 */
 	ret = SPI_execute_with_args("WITH last_id AS ("
-								" SELECT max(m.id) AS id FROM ("
-								"  SELECT max(id) AS id FROM personal_data.access_log WHERE logged_at OPERATOR(pg_catalog.<) $1"
-								"  UNION ALL SELECT max(id) FROM personal_data.disclosure_log WHERE logged_at OPERATOR(pg_catalog.<) $1) m),"
+								" SELECT coalesce("
+								"  (SELECT max(last_id) FROM personal_data.access_log_batches WHERE last_at OPERATOR(pg_catalog.<) $1),"
+								"  (SELECT max(id) FROM personal_data.disclosure_log WHERE logged_at OPERATOR(pg_catalog.<) $1"
+								"    AND id OPERATOR(pg_catalog.<) coalesce((SELECT min(first_id) FROM personal_data.access_log_batches),"
+								"                                           9223372036854775807))) AS id),"
 								" last AS (SELECT l.id, coalesce("
-								"  (SELECT a.hash FROM personal_data.access_log a WHERE a.id OPERATOR(pg_catalog.=) l.id),"
+								"  (SELECT b.last_hash FROM personal_data.access_log_batches b WHERE b.last_id OPERATOR(pg_catalog.=) l.id),"
 								"  (SELECT d.hash FROM personal_data.disclosure_log d WHERE d.id OPERATOR(pg_catalog.=) l.id)) AS hash"
 								"  FROM last_id l WHERE l.id IS NOT NULL),"
-								" a AS (DELETE FROM personal_data.access_log WHERE id OPERATOR(pg_catalog.<=) (SELECT id FROM last) RETURNING 1),"
+								" a AS (DELETE FROM personal_data.access_log_batches WHERE last_id OPERATOR(pg_catalog.<=) (SELECT id FROM last)"
+								"  RETURNING last_id OPERATOR(pg_catalog.-) first_id OPERATOR(pg_catalog.+) 1 AS n),"
 								" d AS (DELETE FROM personal_data.disclosure_log WHERE id OPERATOR(pg_catalog.<=) (SELECT id FROM last) RETURNING 1)"
 								" INSERT INTO personal_data.audit_checkpoints (id, hash, removed, created_at)"
-								" SELECT id, hash, (SELECT count(*) FROM a) OPERATOR(pg_catalog.+) (SELECT count(*) FROM d), pg_catalog.now()"
+								" SELECT id, hash, (SELECT count(*) FROM d) OPERATOR(pg_catalog.+)"
+								"  coalesce((SELECT sum(n) FROM a), 0)::bigint, pg_catalog.now()"
 								" FROM last",
 								1, types, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
@@ -2322,6 +2574,15 @@ writer_drain(char *buffer, bool *retention_due)
 		if (chain_id < 0)
 			load_chain_head();
 		open_log_targets();
+		if (access_batch.data == NULL)
+		{
+			MemoryContext cxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			initStringInfo(&access_batch);
+			MemoryContextSwitchTo(cxt);
+		}
+		resetStringInfo(&access_batch);
+		access_batch_last_at = 0;
 		oldcxt = MemoryContextSwitchTo(batch_cxt);
 		while (done < taken)
 		{
@@ -2332,6 +2593,7 @@ writer_drain(char *buffer, bool *retention_due)
 			MemoryContextReset(batch_cxt);
 		}
 		MemoryContextSwitchTo(oldcxt);
+		flush_access_batch();
 		close_log_targets();
 		if (records > 0)
 			save_chain_head();
@@ -2431,7 +2693,7 @@ pd_audit_writer_main(Datum main_arg)
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
 			chain_id = -1;
-			basis_lookup = NULL;
+			basis_lookup = batch_insert = head_update = NULL;
 			writer_estate = NULL;
 			writer_hash_ctx = NULL;
 			access_target.rel = disclosure_target.rel = NULL;
@@ -2478,10 +2740,26 @@ pd_audit_writer_main(Datum main_arg)
 			if (leave)
 				proc_exit(0);
 		}
-		if (written == 0 || writer_shutdown)
+		/*
+		 * Batches, not a transaction per statement: after writing, wait for
+		 * the flush interval unless much is still queued (a producer sets
+		 * the latch when the queue is half full, and so does a session
+		 * waiting for its entries under audit_sync).
+		 */
+		if (!writer_shutdown)
+		{
+			uint64		pending;
+
+			LWLockAcquire(QUEUE_LOCK(writer_queue), LW_SHARED);
+			pending = q->head - q->tail;
+			LWLockRelease(QUEUE_LOCK(writer_queue));
+			if (pending < PD_AUDIT_BATCH_BYTES)
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 pd_audit_flush_interval_ms, PG_WAIT_EXTENSION);
+		}
+		else if (written == 0)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 writer_shutdown ? 10 : pd_audit_flush_interval_ms,
-							 PG_WAIT_EXTENSION);
+							 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
@@ -2636,6 +2914,66 @@ fetch_audit_row(Portal portal, char kind, MemoryContext rowcxt,
 	return true;
 }
 
+/* the packed access entries of every batch, in order */
+typedef struct AccessWalk
+{
+	Portal		portal;
+	MemoryContext cxt;
+	bytea	   *batch;
+	PackedIter	it;
+	bool		malformed;		/* a batch could not be read: verification stops */
+	int64		id;
+	const uint8 *prev;
+	const uint8 *hash;
+	const char *record;
+	uint32		len;
+} AccessWalk;
+
+static bool
+access_walk_next(AccessWalk *w)
+{
+	for (;;)
+	{
+		bool		isnull;
+		MemoryContext oldcxt;
+
+		if (w->batch != NULL)
+		{
+			volatile bool ok = false;
+			volatile bool more = false;
+
+			PG_TRY();
+			{
+				more = packed_next(&w->it, &w->id, &w->prev, &w->hash, &w->record, &w->len);
+				ok = true;
+			}
+			PG_CATCH();
+			{
+				FlushErrorState();
+			}
+			PG_END_TRY();
+			if (!ok)
+			{
+				w->malformed = true;
+				return false;
+			}
+			if (more)
+				return true;
+		}
+		SPI_cursor_fetch(w->portal, true, 1);
+		if (SPI_processed == 0)
+			return false;
+		MemoryContextReset(w->cxt);
+		oldcxt = MemoryContextSwitchTo(w->cxt);
+		w->batch = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContextSwitchTo(oldcxt);
+		SPI_freetuptable(SPI_tuptable);
+		w->it.p = VARDATA_ANY(w->batch);
+		w->it.end = w->it.p + VARSIZE_ANY_EXHDR(w->batch);
+	}
+}
+
 static bool
 hash_matches(bytea *stored, const uint8 *expected)
 {
@@ -2661,18 +2999,14 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 	int64		checked = 0;
 	int64		first_bad = 0;
 	uint8		running[PG_SHA256_DIGEST_LENGTH] = {0};
-	Portal		access_cur;
 	Portal		disclosure_cur;
-	AuditRow	arow,
-				drow;
-	bytea	   *aprev = NULL,
-			   *ahash = NULL,
-			   *dprev = NULL,
+	AccessWalk	walk = {0};
+	AuditRow	drow;
+	bytea	   *dprev = NULL,
 			   *dhash = NULL;
 	bool		have_a,
 				have_d;
-	MemoryContext acxt,
-				dcxt;
+	MemoryContext dcxt;
 	pg_cryptohash_ctx *ctx;
 
 	pd_require_preloaded();
@@ -2693,47 +3027,55 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 		if (VARSIZE_ANY_EXHDR(h) == PG_SHA256_DIGEST_LENGTH)
 			memcpy(running, VARDATA_ANY(h), PG_SHA256_DIGEST_LENGTH);
 	}
-	access_cur = SPI_cursor_open_with_args("pd_verify_access",
-										   "SELECT id, logged_at, session_user_name, current_user_name, purpose,"
-										   " recipient, relation, columns, command, rows, allowed, reason, query_id,"
-										   " prev_hash, hash FROM personal_data.access_log ORDER BY id",
-										   0, NULL, NULL, NULL, true, 0);
+	walk.portal = SPI_cursor_open_with_args("pd_verify_access",
+											"SELECT entries FROM personal_data.access_log_batches ORDER BY first_id",
+											0, NULL, NULL, NULL, true, 0);
 	disclosure_cur = SPI_cursor_open_with_args("pd_verify_disclosure",
 											   "SELECT id, logged_at, recipient, organization, country, subject,"
 											   " relation, columns, purpose, basis, basis_id, cross_border,"
 											   " prev_hash, hash FROM personal_data.disclosure_log ORDER BY id",
 											   0, NULL, NULL, NULL, true, 0);
 	ctx = pg_cryptohash_create(PG_SHA256);
-	acxt = AllocSetContextCreate(CurrentMemoryContext, "verify access rows", ALLOCSET_DEFAULT_SIZES);
+	walk.cxt = AllocSetContextCreate(CurrentMemoryContext, "verify access batches", ALLOCSET_DEFAULT_SIZES);
 	dcxt = AllocSetContextCreate(CurrentMemoryContext, "verify disclosure rows", ALLOCSET_DEFAULT_SIZES);
-	have_a = fetch_audit_row(access_cur, 'a', acxt, &arow, &aprev, &ahash);
+	have_a = access_walk_next(&walk);
 	have_d = fetch_audit_row(disclosure_cur, 'd', dcxt, &drow, &dprev, &dhash);
 	while (have_a || have_d)
 	{
-		bool		take_a = have_a && (!have_d || arow.id < drow.id);
-		AuditRow   *row = take_a ? &arow : &drow;
-		bytea	   *prev = take_a ? aprev : dprev;
-		bytea	   *stored = take_a ? ahash : dhash;
+		bool		take_a = have_a && (!have_d || walk.id < drow.id);
+		int64		id = take_a ? walk.id : drow.id;
 		uint8		computed[PG_SHA256_DIGEST_LENGTH];
+		bool		links;
 
 		CHECK_FOR_INTERRUPTS();
-		audit_row_hash(ctx, row, running, computed);
-		if (row->id != expected_id || !hash_matches(prev, running) ||
-			!hash_matches(stored, computed))
+		if (take_a)
 		{
-			first_bad = row->id;
+			packed_entry_hash(ctx, running, walk.id, walk.record, walk.len, computed);
+			links = memcmp(walk.prev, running, PG_SHA256_DIGEST_LENGTH) == 0 &&
+				memcmp(walk.hash, computed, PG_SHA256_DIGEST_LENGTH) == 0;
+		}
+		else
+		{
+			audit_row_hash(ctx, &drow, running, computed);
+			links = hash_matches(dprev, running) && hash_matches(dhash, computed);
+		}
+		if (id != expected_id || !links)
+		{
+			first_bad = id;
 			break;
 		}
 		checked++;
 		expected_id++;
 		memcpy(running, computed, sizeof(running));
 		if (take_a)
-			have_a = fetch_audit_row(access_cur, 'a', acxt, &arow, &aprev, &ahash);
+			have_a = access_walk_next(&walk);
 		else
 			have_d = fetch_audit_row(disclosure_cur, 'd', dcxt, &drow, &dprev, &dhash);
 	}
+	if (walk.malformed)
+		first_bad = expected_id;
 	pg_cryptohash_free(ctx);
-	SPI_cursor_close(access_cur);
+	SPI_cursor_close(walk.portal);
 	SPI_cursor_close(disclosure_cur);
 	SPI_finish();
 

@@ -280,14 +280,14 @@ SELECT is_empty(
 		AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'personal_data')
 		AND c.oid NOT IN (SELECT unnest(extconfig) FROM pg_extension
 						   WHERE extname = 'personal_data')
-		AND c.relname NOT IN ('access_log', 'disclosure_log', 'audit_checkpoints', 'audit_chain_head')$$,
+		AND c.relname NOT IN ('access_log_batches', 'disclosure_log', 'audit_checkpoints', 'audit_chain_head')$$,
 	'every table and sequence of the extension is registered for dump, but the audit logs');
 -- the audit logs are evidence kept where they were written: a restore must
 -- not replay old entries into another database's chain
 SELECT is(
 	(SELECT count(*)::int FROM pg_extension, unnest(extconfig) c(oid)
 	  WHERE extname = 'personal_data'
-		AND c.oid IN ('personal_data.access_log'::regclass, 'personal_data.disclosure_log'::regclass,
+		AND c.oid IN ('personal_data.access_log_batches'::regclass, 'personal_data.disclosure_log'::regclass,
 					  'personal_data.audit_checkpoints'::regclass)),
 	0, 'the audit logs are not dumped with the extension');
 

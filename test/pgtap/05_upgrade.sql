@@ -6,7 +6,7 @@ SELECT plan(9);
 
 CREATE EXTENSION personal_data VERSION '0.1';
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'personal_data'), '0.1', '0.1 installs');
-SELECT hasnt_table('personal_data', 'access_log', '0.1 has no access log');
+SELECT hasnt_view('personal_data', 'access_log', '0.1 has no access log');
 CREATE TEMP TABLE members_01 AS
 	SELECT pg_describe_object(classid, objid, 0) AS member FROM pg_depend
 	 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
@@ -14,7 +14,7 @@ CREATE TEMP TABLE members_01 AS
 
 ALTER EXTENSION personal_data UPDATE TO '0.2';
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'personal_data'), '0.2', 'updates to 0.2');
-SELECT has_table('personal_data', 'access_log', '0.2 has the access log');
+SELECT has_view('personal_data', 'access_log', '0.2 has the access log');
 SELECT has_table('personal_data', 'disclosure_log', '0.2 has the disclosure log');
 SELECT has_function('personal_data', 'verify_audit_log', '0.2 has verify_audit_log()');
 SELECT is_empty($$SELECT member FROM members_01 EXCEPT
