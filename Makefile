@@ -18,6 +18,8 @@ EXTENSION = personal_data
 DATA = $(wildcard sql/personal_data--*.sql)
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+# SHA-256 of the audit chain, through OpenSSL as PostgreSQL itself is built on Debian
+SHLIB_LINK += -lcrypto
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -26,8 +26,10 @@ CREATE TABLE personal_data.access_log_batches (
 	entries bytea NOT NULL,
 	last_hash bytea NOT NULL
 );
--- already compact and hashed: compressing would cost the writer for little
+-- Batches of up to about 8 kB stay in the table's own pages (no TOAST
+-- chunks and their index), uncompressed: the entries are compact already.
 ALTER TABLE personal_data.access_log_batches ALTER COLUMN entries SET STORAGE EXTERNAL;
+ALTER TABLE personal_data.access_log_batches SET (toast_tuple_target = 8160);
 CREATE INDEX access_log_batches_last_id ON personal_data.access_log_batches (last_id);
 CREATE INDEX access_log_batches_at ON personal_data.access_log_batches USING brin (first_at, last_at);
 COMMENT ON TABLE personal_data.access_log_batches IS

@@ -51,7 +51,6 @@
 #include "catalog/pg_index.h"
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
-#include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -82,6 +81,8 @@
 #include "utils/inval.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+
+#include <openssl/evp.h>
 
 #include "personal_data.h"
 
@@ -841,6 +842,21 @@ typedef struct AuditStatement
 
 static List *active_statements = NIL;	/* of AuditStatement *, innermost first */
 
+/* one statement context kept for the next statement: most run one at a time */
+static MemoryContext spare_context = NULL;
+
+static void
+release_statement_context(MemoryContext context)
+{
+	if (spare_context == NULL)
+	{
+		MemoryContextReset(context);
+		spare_context = context;
+	}
+	else
+		MemoryContextDelete(context);
+}
+
 static void
 flush_subjects(AuditStatement *st, ScanCapture *cap, bool aborting)
 {
@@ -1312,7 +1328,7 @@ finish_statement(AuditStatement *st, bool aborting)
 		flush_subjects(st, &st->captures[i], aborting);
 	}
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(st->context);
+	release_statement_context(st->context);
 	if (queued && pd_audit_sync && !aborting)
 		audit_wait_written();
 }
@@ -1393,9 +1409,15 @@ pd_audit_executor_start(QueryDesc *queryDesc, int eflags)
 	if (!want_access && !want_disclosure)
 		return;
 
-	context = AllocSetContextCreate(TopMemoryContext,
-									"personal_data audit statement",
-									ALLOCSET_SMALL_SIZES);
+	if (spare_context != NULL)
+	{
+		context = spare_context;
+		spare_context = NULL;
+	}
+	else
+		context = AllocSetContextCreate(TopMemoryContext,
+										"personal_data audit statement",
+										ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(context);
 	st = palloc0(sizeof(AuditStatement));
 	st->context = context;
@@ -1443,7 +1465,7 @@ pd_audit_executor_start(QueryDesc *queryDesc, int eflags)
 	MemoryContextSwitchTo(oldcxt);
 	if (st->access == NIL && st->ncaptures == 0)
 	{
-		MemoryContextDelete(context);
+		release_statement_context(context);
 		return;
 	}
 	active_statements = lcons(st, active_statements);
@@ -1682,16 +1704,71 @@ typedef struct AuditRow
 	int8		cross_border;	/* -1 NULL */
 } AuditRow;
 
-static void
-hash_bytes(pg_cryptohash_ctx *ctx, const void *data, size_t len)
+/*
+ * SHA-256 through OpenSSL's EVP interface with the digest fetched once:
+ * pg_cryptohash re-fetches it at every initialization, which costs the
+ * writer more than hashing an entry itself (OpenSSL 3).
+ */
+typedef EVP_MD_CTX ChainHash;
+
+static EVP_MD *sha256_md = NULL;
+static EVP_MD_CTX *sha256_ctx = NULL;
+
+/*
+ * The process's one SHA-256 context, made on first use and kept: nothing
+ * to free (or leak) when an error interrupts a writer's batch or a
+ * verification.
+ */
+static ChainHash *
+chain_hash_create(void)
 {
-	if (pg_cryptohash_update(ctx, data, len) < 0)
-		elog(ERROR, "could not update SHA-256 context: %s", pg_cryptohash_error(ctx));
+	if (sha256_md == NULL)
+	{
+		sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+		if (sha256_md == NULL)
+			elog(ERROR, "could not fetch SHA-256 from OpenSSL");
+	}
+	if (sha256_ctx == NULL)
+	{
+		sha256_ctx = EVP_MD_CTX_new();
+		if (sha256_ctx == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	return sha256_ctx;
+}
+
+static void
+chain_hash_free(ChainHash *ctx)
+{
+	/* kept for the next use, see chain_hash_create */
+}
+
+static void
+chain_hash_init(ChainHash *ctx)
+{
+	if (EVP_DigestInit_ex2(ctx, sha256_md, NULL) != 1)
+		elog(ERROR, "could not initialize SHA-256");
+}
+
+static void
+chain_hash_final(ChainHash *ctx, uint8 *out)
+{
+	unsigned int len;
+
+	if (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != PG_SHA256_DIGEST_LENGTH)
+		elog(ERROR, "could not finalize SHA-256");
+}
+
+static void
+hash_bytes(ChainHash *ctx, const void *data, size_t len)
+{
+	if (EVP_DigestUpdate(ctx, data, len) != 1)
+		elog(ERROR, "could not update SHA-256");
 }
 
 /* a field: 'N' for NULL, or 'V', its length (4 bytes, big-endian) and bytes */
 static void
-hash_text(pg_cryptohash_ctx *ctx, const char *s)
+hash_text(ChainHash *ctx, const char *s)
 {
 	if (s == NULL)
 		hash_bytes(ctx, "N", 1);
@@ -1707,7 +1784,7 @@ hash_text(pg_cryptohash_ctx *ctx, const char *s)
 }
 
 static void
-hash_int64(pg_cryptohash_ctx *ctx, bool isnull, int64 value)
+hash_int64(ChainHash *ctx, bool isnull, int64 value)
 {
 	char		buf[32];
 
@@ -1721,7 +1798,7 @@ hash_int64(pg_cryptohash_ctx *ctx, bool isnull, int64 value)
 }
 
 static void
-hash_columns(pg_cryptohash_ctx *ctx, Datum columns)
+hash_columns(ChainHash *ctx, Datum columns)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -1743,12 +1820,11 @@ hash_columns(pg_cryptohash_ctx *ctx, Datum columns)
 
 /* hash = SHA-256(prev_hash || the entry's fields, each length-prefixed) */
 static void
-audit_row_hash(pg_cryptohash_ctx *ctx, const AuditRow *row, const uint8 *prev, uint8 *out)
+audit_row_hash(ChainHash *ctx, const AuditRow *row, const uint8 *prev, uint8 *out)
 {
 	char		kind[2] = {row->kind, '\0'};
 
-	if (pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not initialize SHA-256 context: %s", pg_cryptohash_error(ctx));
+	chain_hash_init(ctx);
 	hash_bytes(ctx, prev, PG_SHA256_DIGEST_LENGTH);
 	hash_text(ctx, kind);
 	hash_int64(ctx, false, row->id);
@@ -1780,8 +1856,7 @@ audit_row_hash(pg_cryptohash_ctx *ctx, const AuditRow *row, const uint8 *prev, u
 		hash_int64(ctx, row->basis_id_null, row->basis_id);
 		hash_text(ctx, row->cross_border < 0 ? NULL : row->cross_border ? "t" : "f");
 	}
-	if (pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
-		elog(ERROR, "could not finalize SHA-256 context: %s", pg_cryptohash_error(ctx));
+	chain_hash_final(ctx, out);
 }
 
 /* ------------------------------------------------------------------------
@@ -1971,7 +2046,7 @@ typedef struct LogTarget
 	int			natts;
 } LogTarget;
 
-static pg_cryptohash_ctx *writer_hash_ctx = NULL;
+static ChainHash *writer_hash_ctx = NULL;
 
 static EState *writer_estate = NULL;
 static LogTarget access_target;
@@ -2038,7 +2113,7 @@ open_log_targets(void)
 {
 	writer_estate = CreateExecutorState();
 	open_log_target(&disclosure_target, "disclosure_log", 15);
-	writer_hash_ctx = pg_cryptohash_create(PG_SHA256);
+	writer_hash_ctx = chain_hash_create();
 }
 
 static void
@@ -2047,7 +2122,7 @@ close_log_targets(void)
 	close_log_target(&access_target);
 	close_log_target(&disclosure_target);
 	if (writer_hash_ctx)
-		pg_cryptohash_free(writer_hash_ctx);
+		chain_hash_free(writer_hash_ctx);
 	writer_hash_ctx = NULL;
 	if (writer_estate)
 		FreeExecutorState(writer_estate);
@@ -2149,6 +2224,7 @@ write_row(AuditRow *row, Oid relid)
  * tens of thousands of statements a second on one core, or not.
  */
 #define PACKED_HEADER (sizeof(int64) + 2 * PG_SHA256_DIGEST_LENGTH + sizeof(uint32))
+#define ACCESS_BATCH_ROW_BYTES 7900
 
 static StringInfoData access_batch;
 static int64 access_batch_first_id;
@@ -2157,18 +2233,18 @@ static TimestampTz access_batch_last_at;
 
 /* hash of a packed access entry: SHA-256(prev || 'a' || id || record) */
 static void
-packed_entry_hash(pg_cryptohash_ctx *ctx, const uint8 *prev, int64 id,
+packed_entry_hash(ChainHash *ctx, const uint8 *prev, int64 id,
 				  const char *record, uint32 len, uint8 *out)
 {
-	if (pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not initialize SHA-256 context: %s", pg_cryptohash_error(ctx));
+	chain_hash_init(ctx);
 	hash_bytes(ctx, prev, PG_SHA256_DIGEST_LENGTH);
 	hash_bytes(ctx, "a", 1);
 	hash_bytes(ctx, &id, sizeof(int64));
 	hash_bytes(ctx, record, len);
-	if (pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
-		elog(ERROR, "could not finalize SHA-256 context: %s", pg_cryptohash_error(ctx));
+	chain_hash_final(ctx, out);
 }
+
+static void flush_access_batch(void);
 
 static void
 append_access_entry(const AuditRecord *rec)
@@ -2177,6 +2253,9 @@ append_access_entry(const AuditRecord *rec)
 	int64		id = chain_id + 1;
 	uint32		len = rec->len;
 
+	/* a batch row fits a page: see access_log_batches */
+	if (access_batch.len > 0 && access_batch.len + PACKED_HEADER + len > ACCESS_BATCH_ROW_BYTES)
+		flush_access_batch();
 	packed_entry_hash(writer_hash_ctx, chain_hash, id, (const char *) rec, len, hash);
 	if (access_batch.len == 0)
 	{
@@ -3007,7 +3086,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 	bool		have_a,
 				have_d;
 	MemoryContext dcxt;
-	pg_cryptohash_ctx *ctx;
+	ChainHash *ctx;
 
 	pd_require_preloaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -3035,7 +3114,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 											   " relation, columns, purpose, basis, basis_id, cross_border,"
 											   " prev_hash, hash FROM personal_data.disclosure_log ORDER BY id",
 											   0, NULL, NULL, NULL, true, 0);
-	ctx = pg_cryptohash_create(PG_SHA256);
+	ctx = chain_hash_create();
 	walk.cxt = AllocSetContextCreate(CurrentMemoryContext, "verify access batches", ALLOCSET_DEFAULT_SIZES);
 	dcxt = AllocSetContextCreate(CurrentMemoryContext, "verify disclosure rows", ALLOCSET_DEFAULT_SIZES);
 	have_a = access_walk_next(&walk);
@@ -3074,7 +3153,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 	}
 	if (walk.malformed)
 		first_bad = expected_id;
-	pg_cryptohash_free(ctx);
+	chain_hash_free(ctx);
 	SPI_cursor_close(walk.portal);
 	SPI_cursor_close(disclosure_cur);
 	SPI_finish();
