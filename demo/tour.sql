@@ -452,13 +452,40 @@ VALUES ('C-1007', 'Yui Kato', current_date - interval '12 years');
 \set ON_ERROR_STOP 1
 \connect - postgres
 
+\echo
+\echo '=== 11. The audit: every access, and every provision, on record =============='
+\echo 'Everything above was logged as it happened -- the refusals too, although'
+\echo 'their statements aborted.  The access log (who, which columns, which purpose):'
+\echo
+SET personal_data.home_country = 'JP';
+SELECT personal_data.audit_flush();
+SELECT current_user_name AS "user", purpose, relation, columns, command, rows,
+       allowed, left(reason, 60) AS reason
+  FROM personal_data.access_log
+ WHERE relation = 'public.customers'
+ ORDER BY id;
+\echo
+\echo 'The record of provision: each customer whose data an outside organization'
+\echo 'received, on which basis, and whether it left Japan:'
+\echo
+SELECT recipient, organization, country, subject, purpose, basis, basis_id, cross_border
+  FROM personal_data.disclosure_log
+ ORDER BY id;
+\echo
+\echo 'The logs are append-only, for superusers too, and hash-chained:'
+\echo '  DELETE FROM personal_data.disclosure_log;'
+\set ON_ERROR_STOP 0
+DELETE FROM personal_data.disclosure_log;
+\set ON_ERROR_STOP 1
+\echo '  SELECT * FROM personal_data.verify_audit_log();'
+SELECT * FROM personal_data.verify_audit_log();
+
 -------------------------------------------------------------------------------
 -- New sections go here.
 -------------------------------------------------------------------------------
 
 \echo
 \echo '=== Coming next =============================================================='
-\echo 'Next: every access is audited (durable, tamper-evident), expired rows are'
-\echo 'purged by a background worker, and data subjects'' requests are answered.'
-\echo 'See README.md.'
+\echo 'Next: expired rows are purged by a background worker, and data subjects'''
+\echo 'requests are answered.  See README.md.'
 \echo

@@ -99,7 +99,7 @@ bool		pd_audit_sync = false;
 int			pd_audit_queue_size_kb = 1024;
 int			pd_audit_queue_full = PD_AUDIT_QUEUE_FULL_BLOCK;
 int			pd_audit_flush_interval_ms = 200;
-int			pd_audit_retention_min = 0;
+int			pd_audit_retention_s = 0;
 char	   *pd_home_country = NULL;
 
 /* one queue per database with the extension in use; a slot is claimed on first use */
@@ -2217,30 +2217,39 @@ write_row(AuditRow *row, Oid relid)
  * Access entries are stored packed: the writer appends each one, as the
  * backend queued it, to the batch it is writing, and one row of
  * access_log_batches holds the batch; the view access_log unpacks them.
- * Per entry: id (int64), prev_hash, hash, the record's length (uint32) and
- * the record.  Storing entries as they come costs the writer a copy and a
+ * Per entry: flags (uint8), id (int64), prev_hash (left out when it is the
+ * hash of the entry before in the batch), hash, the stored length (uint32)
+ * and the record (its names block left out when it is the one of the
+ * entry before: a statement run again names the same roles, table and
+ * columns).  Storing entries as they come costs the writer a copy and a
  * hash per statement, where a row per entry cost a tuple, its index
  * entries and their WAL: the difference between keeping up with
  * tens of thousands of statements a second on one core, or not.
  */
-#define PACKED_HEADER (sizeof(int64) + 2 * PG_SHA256_DIGEST_LENGTH + sizeof(uint32))
+#define PACKED_PREV_IMPLIED		0x01
+#define PACKED_NAMES_IMPLIED	0x02
+#define PACKED_MIN_HEADER (1 + sizeof(int64) + PG_SHA256_DIGEST_LENGTH + sizeof(uint32))
 #define ACCESS_BATCH_ROW_BYTES 7900
 
 static StringInfoData access_batch;
+static StringInfoData access_batch_names;	/* names block of the batch's last entry */
+static int64 access_batch_last_id;
+static uint8 access_batch_last_hash[PG_SHA256_DIGEST_LENGTH];
 static int64 access_batch_first_id;
 static TimestampTz access_batch_first_at;
 static TimestampTz access_batch_last_at;
 
-/* hash of a packed access entry: SHA-256(prev || 'a' || id || record) */
+/* hash of a packed access entry: SHA-256(prev || 'a' || id || flags || stored bytes) */
 static void
-packed_entry_hash(ChainHash *ctx, const uint8 *prev, int64 id,
-				  const char *record, uint32 len, uint8 *out)
+packed_entry_hash(ChainHash *ctx, const uint8 *prev, int64 id, uint8 flags,
+				  const char *stored, uint32 len, uint8 *out)
 {
 	chain_hash_init(ctx);
 	hash_bytes(ctx, prev, PG_SHA256_DIGEST_LENGTH);
 	hash_bytes(ctx, "a", 1);
 	hash_bytes(ctx, &id, sizeof(int64));
-	hash_bytes(ctx, record, len);
+	hash_bytes(ctx, &flags, 1);
+	hash_bytes(ctx, stored, len);
 	chain_hash_final(ctx, out);
 }
 
@@ -2251,12 +2260,37 @@ append_access_entry(const AuditRecord *rec)
 {
 	uint8		hash[PG_SHA256_DIGEST_LENGTH];
 	int64		id = chain_id + 1;
-	uint32		len = rec->len;
+	const char *names = (const char *) rec + sizeof(AuditRecord);
+	uint8		flags = 0;
+	uint32		stored_len;
+	char	   *stored;
 
 	/* a batch row fits a page: see access_log_batches */
-	if (access_batch.len > 0 && access_batch.len + PACKED_HEADER + len > ACCESS_BATCH_ROW_BYTES)
+	if (access_batch.len > 0 &&
+		access_batch.len + PACKED_MIN_HEADER + PG_SHA256_DIGEST_LENGTH + rec->len > ACCESS_BATCH_ROW_BYTES)
 		flush_access_batch();
-	packed_entry_hash(writer_hash_ctx, chain_hash, id, (const char *) rec, len, hash);
+	if (access_batch.len > 0 && access_batch_last_id == chain_id)
+		flags |= PACKED_PREV_IMPLIED;
+	if (access_batch.len > 0 && access_batch_names.len == rec->names_len &&
+		memcmp(access_batch_names.data, names, rec->names_len) == 0)
+		flags |= PACKED_NAMES_IMPLIED;
+	if (flags & PACKED_NAMES_IMPLIED)
+	{
+		/* the header, then what follows the names */
+		stored_len = rec->len - rec->names_len;
+		stored = palloc(stored_len);
+		memcpy(stored, rec, sizeof(AuditRecord));
+		memcpy(stored + sizeof(AuditRecord), names + rec->names_len,
+			   rec->len - sizeof(AuditRecord) - rec->names_len);
+	}
+	else
+	{
+		stored_len = rec->len;
+		stored = (char *) rec;
+		resetStringInfo(&access_batch_names);
+		appendBinaryStringInfo(&access_batch_names, names, rec->names_len);
+	}
+	packed_entry_hash(writer_hash_ctx, chain_hash, id, flags, stored, stored_len, hash);
 	if (access_batch.len == 0)
 	{
 		access_batch_first_id = id;
@@ -2265,12 +2299,16 @@ append_access_entry(const AuditRecord *rec)
 	access_batch_last_at = Max(access_batch_last_at, rec->at);
 	if (rec->at < access_batch_first_at)
 		access_batch_first_at = rec->at;
+	appendBinaryStringInfo(&access_batch, (const char *) &flags, 1);
 	appendBinaryStringInfo(&access_batch, (const char *) &id, sizeof(int64));
-	appendBinaryStringInfo(&access_batch, (const char *) chain_hash, PG_SHA256_DIGEST_LENGTH);
+	if (!(flags & PACKED_PREV_IMPLIED))
+		appendBinaryStringInfo(&access_batch, (const char *) chain_hash, PG_SHA256_DIGEST_LENGTH);
 	appendBinaryStringInfo(&access_batch, (const char *) hash, PG_SHA256_DIGEST_LENGTH);
-	appendBinaryStringInfo(&access_batch, (const char *) &len, sizeof(uint32));
-	appendBinaryStringInfo(&access_batch, (const char *) rec, len);
+	appendBinaryStringInfo(&access_batch, (const char *) &stored_len, sizeof(uint32));
+	appendBinaryStringInfo(&access_batch, stored, stored_len);
 	chain_id = id;
+	access_batch_last_id = id;
+	memcpy(access_batch_last_hash, hash, sizeof(hash));
 	memcpy(chain_hash, hash, sizeof(hash));
 }
 
@@ -2288,11 +2326,11 @@ flush_access_batch(void)
 	SET_VARSIZE(entries, VARHDRSZ + access_batch.len);
 	memcpy(VARDATA(entries), access_batch.data, access_batch.len);
 	args[0] = Int64GetDatum(access_batch_first_id);
-	args[1] = Int64GetDatum(chain_id);
+	args[1] = Int64GetDatum(access_batch_last_id);
 	args[2] = TimestampTzGetDatum(access_batch_first_at);
 	args[3] = TimestampTzGetDatum(access_batch_last_at);
 	args[4] = PointerGetDatum(entries);
-	args[5] = PointerGetDatum(hash_datum(chain_hash));
+	args[5] = PointerGetDatum(hash_datum(access_batch_last_hash));
 	if (batch_insert == NULL)
 	{
 		batch_insert = SPI_prepare("INSERT INTO personal_data.access_log_batches"
@@ -2368,25 +2406,97 @@ typedef struct PackedIter
 {
 	const char *p;
 	const char *end;
+	const uint8 *last_hash;		/* of the entry before, in this batch */
+	const char *last_names;		/* names block of the entry before */
+	uint16		last_names_len;
 } PackedIter;
 
-static bool
-packed_next(PackedIter *it, int64 *id, const uint8 **prev, const uint8 **hash,
-			const char **record, uint32 *len)
+typedef struct PackedEntry
 {
-	if (it->p >= it->end)
+	int64		id;
+	uint8		flags;
+	const uint8 *prev;
+	const uint8 *hash;
+	const char *stored;			/* the bytes hashed */
+	uint32		stored_len;
+	AuditRecord *record;		/* whole (names put back), aligned, palloc'd */
+} PackedEntry;
+
+static void
+init_packed_iter(PackedIter *it, bytea *batch)
+{
+	it->p = VARDATA_ANY(batch);
+	it->end = it->p + VARSIZE_ANY_EXHDR(batch);
+	it->last_hash = NULL;
+	it->last_names = NULL;
+	it->last_names_len = 0;
+}
+
+static bool
+packed_next(PackedIter *it, PackedEntry *e)
+{
+	const char *p = it->p;
+	AuditRecord header;
+	Size		whole;
+
+#define MALFORMED() elog(ERROR, "personal_data.access_log_batches holds a malformed entry")
+	if (p >= it->end)
 		return false;
-	if (it->end - it->p < (long) PACKED_HEADER)
-		elog(ERROR, "personal_data.access_log_batches holds a malformed entry");
-	memcpy(id, it->p, sizeof(int64));
-	*prev = (const uint8 *) it->p + sizeof(int64);
-	*hash = *prev + PG_SHA256_DIGEST_LENGTH;
-	memcpy(len, *hash + PG_SHA256_DIGEST_LENGTH, sizeof(uint32));
-	*record = it->p + PACKED_HEADER;
-	if (*len < sizeof(AuditRecord) || *len > (uint32) (it->end - *record) ||
-		!record_is_sane(*record, *len))
-		elog(ERROR, "personal_data.access_log_batches holds a malformed entry");
-	it->p = *record + *len;
+	if (it->end - p < (long) PACKED_MIN_HEADER)
+		MALFORMED();
+	e->flags = (uint8) *p++;
+	memcpy(&e->id, p, sizeof(int64));
+	p += sizeof(int64);
+	if (e->flags & PACKED_PREV_IMPLIED)
+	{
+		if (it->last_hash == NULL)
+			MALFORMED();
+		e->prev = it->last_hash;
+	}
+	else
+	{
+		if (it->end - p < PG_SHA256_DIGEST_LENGTH)
+			MALFORMED();
+		e->prev = (const uint8 *) p;
+		p += PG_SHA256_DIGEST_LENGTH;
+	}
+	if (it->end - p < (long) (PG_SHA256_DIGEST_LENGTH + sizeof(uint32)))
+		MALFORMED();
+	e->hash = (const uint8 *) p;
+	p += PG_SHA256_DIGEST_LENGTH;
+	memcpy(&e->stored_len, p, sizeof(uint32));
+	p += sizeof(uint32);
+	e->stored = p;
+	if (e->stored_len < sizeof(AuditRecord) || e->stored_len > (uint32) (it->end - p))
+		MALFORMED();
+	memcpy(&header, p, sizeof(AuditRecord));
+	if (e->flags & PACKED_NAMES_IMPLIED)
+	{
+		if (it->last_names == NULL || header.names_len != it->last_names_len)
+			MALFORMED();
+		whole = (Size) e->stored_len + header.names_len;
+		e->record = palloc(whole);
+		memcpy(e->record, p, sizeof(AuditRecord));
+		memcpy((char *) e->record + sizeof(AuditRecord), it->last_names, header.names_len);
+		memcpy((char *) e->record + sizeof(AuditRecord) + header.names_len,
+			   p + sizeof(AuditRecord), e->stored_len - sizeof(AuditRecord));
+	}
+	else
+	{
+		whole = e->stored_len;
+		e->record = palloc(whole);
+		memcpy(e->record, p, whole);
+	}
+	if (whole > PG_UINT32_MAX || !record_is_sane((const char *) e->record, (uint32) whole))
+		MALFORMED();
+#undef MALFORMED
+	if (!(e->flags & PACKED_NAMES_IMPLIED))
+	{
+		it->last_names = p + sizeof(AuditRecord);
+		it->last_names_len = header.names_len;
+	}
+	it->last_hash = e->hash;
+	it->p = p + e->stored_len;
 	return true;
 }
 
@@ -2400,18 +2510,13 @@ pd_access_log_entries(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bytea	   *entries = PG_GETARG_BYTEA_PP(0);
 	PackedIter	it;
-	int64		id;
-	const uint8 *prev;
-	const uint8 *hash;
-	const char *record;
-	uint32		len;
+	PackedEntry e;
 	MemoryContext rowcxt;
 
 	InitMaterializedSRF(fcinfo, 0);
-	it.p = VARDATA_ANY(entries);
-	it.end = it.p + VARSIZE_ANY_EXHDR(entries);
+	init_packed_iter(&it, entries);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "access log entry", ALLOCSET_DEFAULT_SIZES);
-	while (packed_next(&it, &id, &prev, &hash, &record, &len))
+	for (;;)
 	{
 		AuditRow	row = {0};
 		Datum		values[16];
@@ -2419,11 +2524,14 @@ pd_access_log_entries(PG_FUNCTION_ARGS)
 		AuditRecord *rec;
 		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
 
-		/* the record may sit unaligned in the bytea */
-		rec = palloc(len);
-		memcpy(rec, record, len);
+		if (!packed_next(&it, &e))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			break;
+		}
+		rec = e.record;
 		decode_access_record(rec, &row);
-		values[0] = Int64GetDatum(id);
+		values[0] = Int64GetDatum(e.id);
 		values[1] = TimestampTzGetDatum(row.logged_at);
 		values[2] = CStringGetTextDatum(row.session_user_name);
 		values[3] = CStringGetTextDatum(row.current_user_name);
@@ -2449,8 +2557,8 @@ pd_access_log_entries(PG_FUNCTION_ARGS)
 			values[12] = CStringGetTextDatum(row.reason);
 		values[13] = Int64GetDatum(row.query_id);
 		nulls[13] = row.query_id_null;
-		values[14] = PointerGetDatum(hash_datum(prev));
-		values[15] = PointerGetDatum(hash_datum(hash));
+		values[14] = PointerGetDatum(hash_datum(e.prev));
+		values[15] = PointerGetDatum(hash_datum(e.hash));
 		MemoryContextSwitchTo(oldcxt);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextReset(rowcxt);
@@ -2554,9 +2662,9 @@ apply_retention(void)
 	int			ret;
 	TimestampTz cutoff;
 
-	if (pd_audit_retention_min <= 0)
+	if (pd_audit_retention_s <= 0)
 		return;
-	cutoff = GetCurrentTimestamp() - (TimestampTz) pd_audit_retention_min * USECS_PER_MINUTE;
+	cutoff = GetCurrentTimestamp() - (TimestampTz) pd_audit_retention_s * USECS_PER_SEC;
 	args[0] = TimestampTzGetDatum(cutoff);
 	/*
 	 * Whole batches go, so the cut is at the end of the newest old batch;
@@ -2658,6 +2766,7 @@ writer_drain(char *buffer, bool *retention_due)
 			MemoryContext cxt = MemoryContextSwitchTo(TopMemoryContext);
 
 			initStringInfo(&access_batch);
+			initStringInfo(&access_batch_names);
 			MemoryContextSwitchTo(cxt);
 		}
 		resetStringInfo(&access_batch);
@@ -2754,8 +2863,10 @@ pd_audit_writer_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		now = GetCurrentTimestamp();
-		if (pd_audit_retention_min > 0 &&
-			TimestampDifferenceExceeds(last_retention, now, 60 * 1000))
+		/* old entries are removed once a minute, or twice per retention if shorter */
+		if (pd_audit_retention_s > 0 &&
+			TimestampDifferenceExceeds(last_retention, now,
+									   Min(60 * 1000, pd_audit_retention_s * 500)))
 		{
 			retention_due = true;
 			last_retention = now;
@@ -3001,11 +3112,8 @@ typedef struct AccessWalk
 	bytea	   *batch;
 	PackedIter	it;
 	bool		malformed;		/* a batch could not be read: verification stops */
-	int64		id;
-	const uint8 *prev;
-	const uint8 *hash;
-	const char *record;
-	uint32		len;
+	MemoryContext entry_cxt;	/* the current entry's record */
+	PackedEntry e;
 } AccessWalk;
 
 static bool
@@ -3020,10 +3128,17 @@ access_walk_next(AccessWalk *w)
 		{
 			volatile bool ok = false;
 			volatile bool more = false;
+			MemoryContext before = CurrentMemoryContext;
 
+			if (w->entry_cxt == NULL)
+				w->entry_cxt = AllocSetContextCreate(MemoryContextGetParent(w->cxt),
+													 "verify access entry", ALLOCSET_SMALL_SIZES);
+			MemoryContextReset(w->entry_cxt);
+			/* a malformed batch ends verification there instead of failing it */
 			PG_TRY();
 			{
-				more = packed_next(&w->it, &w->id, &w->prev, &w->hash, &w->record, &w->len);
+				MemoryContextSwitchTo(w->entry_cxt);
+				more = packed_next(&w->it, &w->e);
 				ok = true;
 			}
 			PG_CATCH();
@@ -3031,6 +3146,7 @@ access_walk_next(AccessWalk *w)
 				FlushErrorState();
 			}
 			PG_END_TRY();
+			MemoryContextSwitchTo(before);
 			if (!ok)
 			{
 				w->malformed = true;
@@ -3048,8 +3164,7 @@ access_walk_next(AccessWalk *w)
 													SPI_tuptable->tupdesc, 1, &isnull));
 		MemoryContextSwitchTo(oldcxt);
 		SPI_freetuptable(SPI_tuptable);
-		w->it.p = VARDATA_ANY(w->batch);
-		w->it.end = w->it.p + VARSIZE_ANY_EXHDR(w->batch);
+		init_packed_iter(&w->it, w->batch);
 	}
 }
 
@@ -3121,17 +3236,18 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 	have_d = fetch_audit_row(disclosure_cur, 'd', dcxt, &drow, &dprev, &dhash);
 	while (have_a || have_d)
 	{
-		bool		take_a = have_a && (!have_d || walk.id < drow.id);
-		int64		id = take_a ? walk.id : drow.id;
+		bool		take_a = have_a && (!have_d || walk.e.id < drow.id);
+		int64		id = take_a ? walk.e.id : drow.id;
 		uint8		computed[PG_SHA256_DIGEST_LENGTH];
 		bool		links;
 
 		CHECK_FOR_INTERRUPTS();
 		if (take_a)
 		{
-			packed_entry_hash(ctx, running, walk.id, walk.record, walk.len, computed);
-			links = memcmp(walk.prev, running, PG_SHA256_DIGEST_LENGTH) == 0 &&
-				memcmp(walk.hash, computed, PG_SHA256_DIGEST_LENGTH) == 0;
+			packed_entry_hash(ctx, running, walk.e.id, walk.e.flags, walk.e.stored,
+							  walk.e.stored_len, computed);
+			links = memcmp(walk.e.prev, running, PG_SHA256_DIGEST_LENGTH) == 0 &&
+				memcmp(walk.e.hash, computed, PG_SHA256_DIGEST_LENGTH) == 0;
 		}
 		else
 		{

@@ -217,10 +217,10 @@ define_settings(void)
 	DefineCustomIntVariable("personal_data.audit_retention",
 							"Age after which audit entries are removed (0: kept forever).",
 							"A checkpoint keeps the hash chain verifiable.",
-							&pd_audit_retention_min,
-							0, 0, INT_MAX / 2,
+							&pd_audit_retention_s,
+							0, 0, INT_MAX,
 							PGC_SIGHUP,
-							GUC_UNIT_MIN,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("personal_data.home_country",

@@ -165,7 +165,7 @@ extern bool pd_audit_sync;
 extern int	pd_audit_queue_size_kb;
 extern int	pd_audit_queue_full;
 extern int	pd_audit_flush_interval_ms;
-extern int	pd_audit_retention_min;
+extern int	pd_audit_retention_s;
 extern char *pd_home_country;
 
 /* label.c: label grammar and the label provider */

@@ -417,9 +417,17 @@ is(verify(), 't|' . total() . '|-', 'the chain still verifies');
 # --- tampering ------------------------------------------------------------------
 
 # A database per case, each with 5 entries: statement k read k rows.  The
-# access log keeps its entries packed in access_log_batches (per entry: id,
-# prev_hash, hash, length, the record): each case edits those bytes, as a
-# superuser who disabled the trigger could.
+# access log keeps its entries packed in access_log_batches (per entry:
+# flags, id, prev_hash unless flag 1 says it is the hash of the entry before,
+# hash, stored length, the record; see src/audit.c): each case edits those
+# bytes, as a superuser who disabled the trigger could.
+sub header_len
+{
+	my ($entry) = @_;
+	my $flags = ord(substr($entry, 0, 1));
+	return 1 + 8 + (($flags & 1) ? 0 : 32) + 32 + 4;
+}
+
 sub packed_entries
 {
 	my ($bin) = @_;
@@ -427,9 +435,10 @@ sub packed_entries
 	my $off = 0;
 	while ($off < length($bin))
 	{
-		my $len = unpack('V', substr($bin, $off + 72, 4));
-		push @entries, substr($bin, $off, 76 + $len);
-		$off += 76 + $len;
+		my $head = header_len(substr($bin, $off, 1));
+		my $len = unpack('V', substr($bin, $off + $head - 4, 4));
+		push @entries, substr($bin, $off, $head + $len);
+		$off += $head + $len;
 	}
 	return @entries;
 }
@@ -438,8 +447,9 @@ my %tamper = (
 	edit => [
 		sub {
 			my @e = @_;
-			# a byte of entry 3's record (in its timestamp)
-			substr($e[2], 76 + 24, 1) = chr(ord(substr($e[2], 76 + 24, 1)) ^ 1);
+			# a byte of entry 3's record (its session user's OID)
+			my $at = header_len($e[2]) + 24;
+			substr($e[2], $at, 1) = chr(ord(substr($e[2], $at, 1)) ^ 1);
 			return @e;
 		},
 		'f|2|3', 'an edited entry'
@@ -451,10 +461,10 @@ my %tamper = (
 	reorder => [
 		sub {
 			my @e = @_;
-			# entries 2 and 3 swap everything but their ids
-			my ($x, $y) = (substr($e[1], 8), substr($e[2], 8));
-			$e[1] = substr($e[1], 0, 8) . $y;
-			$e[2] = substr($e[2], 0, 8) . $x;
+			# entries 2 and 3 swap everything but their ids (bytes 1-8)
+			my ($x, $y) = @e[ 1, 2 ];
+			$e[1] = substr($y, 0, 1) . substr($x, 1, 8) . substr($y, 9);
+			$e[2] = substr($x, 0, 1) . substr($y, 1, 8) . substr($x, 9);
 			return @e;
 		},
 		'f|1|2', 'two swapped entries: the first of them'
