@@ -1996,7 +1996,7 @@ static SPIPlanPtr basis_lookup = NULL;
 static void
 prepare_writer_plans(void)
 {
-	Oid			basis_types[4] = {TEXTOID, TEXTOID, OIDOID, TIMESTAMPTZOID};
+	Oid			basis_types[4] = {TEXTARRAYOID, TEXTOID, OIDOID, TIMESTAMPTZOID};
 
 	/*
 	 * The basis of a provision as it stood when the statement ran: a
@@ -2006,23 +2006,26 @@ prepare_writer_plans(void)
 	 */
 	if (basis_lookup != NULL)
 		return;
-	basis_lookup = SPI_prepare("SELECT b.basis, b.id FROM ("
-								   " (SELECT 'consent' AS basis, c.id, 0 AS rank"
-								   "  FROM personal_data.consents c"
-								   "  WHERE c.subject OPERATOR(pg_catalog.=) $1 AND c.purpose OPERATOR(pg_catalog.=) $2"
-								   "  AND c.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
-								   "  AND (c.withdrawn_at IS NULL OR c.withdrawn_at OPERATOR(pg_catalog.>) $4)"
-								   "  AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) $4)"
-								   "  ORDER BY c.by_guardian DESC, c.id DESC LIMIT 1)"
-								   " UNION ALL"
-								   " (SELECT l.basis, l.id, CASE WHEN l.subject IS NULL THEN 2 ELSE 1 END"
-								   "  FROM personal_data.legal_bases l"
-								   "  WHERE l.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
-								   "  AND (l.subject IS NULL OR l.subject OPERATOR(pg_catalog.=) $1)"
-								   "  AND (l.purpose IS NULL OR l.purpose OPERATOR(pg_catalog.=) $2)"
-								   "  AND (l.valid_until IS NULL OR l.valid_until OPERATOR(pg_catalog.>) $4)"
-								   "  ORDER BY l.subject IS NULL, l.id DESC LIMIT 1)"
-								   ") b ORDER BY b.rank LIMIT 1", 4, basis_types);
+	basis_lookup = SPI_prepare("SELECT b.basis, b.id"
+							   " FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS s(subject, ord)"
+							   " LEFT JOIN LATERAL ("
+							   " (SELECT 'consent' AS basis, c.id, 0 AS rank"
+							   "  FROM personal_data.consents c"
+							   "  WHERE c.subject OPERATOR(pg_catalog.=) s.subject AND c.purpose OPERATOR(pg_catalog.=) $2"
+							   "  AND c.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
+							   "  AND (c.withdrawn_at IS NULL OR c.withdrawn_at OPERATOR(pg_catalog.>) $4)"
+							   "  AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) $4)"
+							   "  ORDER BY c.by_guardian DESC, c.id DESC LIMIT 1)"
+							   " UNION ALL"
+							   " (SELECT l.basis, l.id, CASE WHEN l.subject IS NULL THEN 2 ELSE 1 END"
+							   "  FROM personal_data.legal_bases l"
+							   "  WHERE l.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
+							   "  AND (l.subject IS NULL OR l.subject OPERATOR(pg_catalog.=) s.subject)"
+							   "  AND (l.purpose IS NULL OR l.purpose OPERATOR(pg_catalog.=) $2)"
+							   "  AND (l.valid_until IS NULL OR l.valid_until OPERATOR(pg_catalog.>) $4)"
+							   "  ORDER BY l.subject IS NULL, l.id DESC LIMIT 1)"
+							   " ORDER BY rank LIMIT 1) b ON true"
+							   " ORDER BY s.ord", 4, basis_types);
 	if (basis_lookup == NULL)
 		elog(ERROR, "could not prepare the audit writer's basis lookup: %s",
 			 SPI_result_code_string(SPI_result));
@@ -2617,42 +2620,61 @@ write_record(const AuditRecord *rec)
 	row.organization = organization;
 	row.country = country;
 	row.cross_border = rec->cross_border;
-	for (i = 0; i < rec->nsubjects; i++)
-	{
-		uint32		slen;
 
-		memcpy(&slen, p, sizeof(uint32));
-		p += sizeof(uint32);
-		row.subject = pnstrdup(p, slen);
-		p += slen;
-		row.basis = NULL;
-		row.basis_id_null = true;
-		if (reason && strcmp(reason, "entrustment") == 0)
-			row.basis = "entrustment";
-		else
+	/* the record's subjects, then their bases in one query */
+	{
+		Datum	   *subjects = palloc(sizeof(Datum) * (rec->nsubjects + 1));
+		char	  **names_of = palloc(sizeof(char *) * (rec->nsubjects + 1));
+		bool		entrustment = reason && strcmp(reason, "entrustment") == 0;
+
+		for (i = 0; i < rec->nsubjects; i++)
+		{
+			uint32		slen;
+
+			memcpy(&slen, p, sizeof(uint32));
+			p += sizeof(uint32);
+			names_of[i] = pnstrdup(p, slen);
+			subjects[i] = CStringGetTextDatum(names_of[i]);
+			p += slen;
+		}
+		if (!entrustment && rec->nsubjects > 0)
 		{
 			Datum		args[4];
-			char		argnulls[4] = {' ', ' ', ' ', ' '};
 			int			ret;
 
-			args[0] = CStringGetTextDatum(row.subject);
+			args[0] = PointerGetDatum(construct_array(subjects, rec->nsubjects, TEXTOID, -1, false, TYPALIGN_INT));
 			args[1] = CStringGetTextDatum(purpose ? purpose : "");
 			args[2] = ObjectIdGetDatum(rec->recipient);
 			args[3] = TimestampTzGetDatum(rec->at);
-			ret = SPI_execute_plan(basis_lookup, args, argnulls, true, 1);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "could not look up the basis of a provision");
-			if (SPI_processed > 0)
+			ret = SPI_execute_plan(basis_lookup, args, NULL, true, 0);
+			if (ret != SPI_OK_SELECT || SPI_processed != rec->nsubjects)
+				elog(ERROR, "could not look up the bases of provisions");
+		}
+		for (i = 0; i < rec->nsubjects; i++)
+		{
+			row.subject = names_of[i];
+			row.basis = NULL;
+			row.basis_id_null = true;
+			if (entrustment)
+				row.basis = "entrustment";
+			else
 			{
 				bool		isnull;
+				Datum		basis_id;
 
-				row.basis = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-				row.basis_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 2, &isnull));
-				row.basis_id_null = false;
+				/* rows come in the order of the subjects */
+				row.basis = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+				basis_id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+				if (!isnull)
+				{
+					row.basis_id = DatumGetInt64(basis_id);
+					row.basis_id_null = false;
+				}
 			}
+			write_row(&row, rec->relid);
 		}
-		write_row(&row, rec->relid);
+		if (!entrustment && rec->nsubjects > 0)
+			SPI_freetuptable(SPI_tuptable);
 	}
 	}
 }
