@@ -25,6 +25,19 @@ SELECT personal_data.record_consent('s1', 'au_contract', 'regress_au_partner') >
 SELECT personal_data.record_consent('s3', 'au_contract', 'regress_au_partner') > 0 AS recorded;
 SELECT personal_data.withdraw_consent('s3', 'au_contract', 'regress_au_partner');
 
+CREATE FUNCTION au_plan_has_gather(q text) RETURNS boolean LANGUAGE plpgsql AS $f$
+DECLARE
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+		IF line LIKE '%Gather%' THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$f$;
+
 SELECT personal_data.audit_flush();
 SELECT coalesce(max(id), 0) AS start_id
   FROM (SELECT max(id) AS id FROM personal_data.access_log
@@ -47,7 +60,21 @@ RESET ROLE;
 SET ROLE regress_au_partner;
 SET personal_data.purpose = au_contract;
 SELECT id, name FROM au_people ORDER BY id;
+-- a parallel plan would run the filter's join in workers: while provisions
+-- are recorded, a recipient's statements are planned without them (the
+-- superuser's plan of the same query, below, has workers)
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT au_plan_has_gather('SELECT count(*) FROM au_people') AS partner_plan_has_workers;
+SELECT count(*) FROM au_people;
 RESET ROLE;
+SELECT au_plan_has_gather('SELECT count(*) FROM au_people') AS superuser_plan_has_workers;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
 SET ROLE regress_au_entrustee;
 SET personal_data.purpose = au_contract;
 SELECT name FROM au_people WHERE id = 2;
@@ -111,6 +138,7 @@ SELECT recipient, country, subject FROM personal_data.cross_border_provisions
 -- clean up
 SELECT personal_data.unregister_table('au_people');
 DROP TABLE au_people;
+DROP FUNCTION au_plan_has_gather(text);
 DELETE FROM personal_data.consents WHERE purpose = 'au_contract';
 SELECT personal_data.unregister_recipient('regress_au_partner');
 SELECT personal_data.unregister_recipient('regress_au_entrustee');

@@ -1049,6 +1049,16 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 		context.session = &session;
 		if (query_needs_rewrite(parse, &context))
 			parse = (Query *) mask_mutator((Node *) parse, &context);
+
+		/*
+		 * The disclosure log records each row a recipient's scan provides,
+		 * in the process that reads it (audit.c).  A parallel hash join
+		 * installs its own executor routine once its workers are set up,
+		 * after the capture is in place: plan a recipient's statements
+		 * without parallel workers while provisions are recorded.
+		 */
+		if (session.recipient != NULL && pd_audit_level != PD_AUDIT_OFF)
+			cursorOptions &= ~CURSOR_OPT_PARALLEL_OK;
 	}
 
 	if (prev_planner)

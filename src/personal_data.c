@@ -93,7 +93,11 @@ static void
 assign_audit(int newval, void *extra)
 {
 	if (newval != pd_audit_level)
+	{
+		/* recipients' plans depend on it (see pd_planner) */
+		ResetPlanCache();
 		pd_audit_settings_touched = true;
+	}
 }
 
 /* ISO 3166-1 alpha-2, upper case, or empty (unknown) */
