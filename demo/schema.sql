@@ -315,6 +315,11 @@ SELECT personal_data.grant_purpose('swift_delivery', 'product_delivery');
 -- it may receive a customer's data only with a basis (consent, law, or the
 -- protection of life or property), and provision to it crosses a border.
 SELECT personal_data.register_recipient('pacific_partners', 'third_party', 'Pacific Partners Inc.', 'US');
+-- The company is in Japan: provisions to Pacific Partners cross a border, and
+-- the disclosure log says so.
+DO $$ BEGIN
+	EXECUTE format('ALTER DATABASE %I SET personal_data.home_country = %L', current_database(), 'JP');
+END $$;
 SELECT personal_data.grant_purpose('pacific_partners', 'product_introduction');
 SELECT personal_data.grant_purpose('pacific_partners', 'maintenance_support');
 
