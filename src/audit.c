@@ -8,7 +8,7 @@
  * aborts.  Instead each backend appends its entries to a queue in shared
  * memory, one queue per database, outside any transaction, and an audit
  * writer -- a background worker connected to that database, started on
- * demand -- drains the queue into personal_data.access_log and
+ * demand -- drains the queue into the access log and
  * personal_data.disclosure_log, in batches, one transaction per batch.
  *
  * What is captured:
@@ -30,6 +30,11 @@
  * audit_flush_interval at the latest; a crash loses at most the entries
  * queued since its last commit.  With audit_sync on, a statement does not
  * complete until the writer has committed its entries.
+ *
+ * Storage: access entries are many (one per statement) and only read by
+ * compliance staff, so the writer stores them packed, about a page of them
+ * per row of access_log_batches, and the view access_log unpacks them;
+ * disclosure_log rows are written as rows (they are looked up by subject).
  *
  * Tamper evidence: the writer numbers entries of both logs from one
  * sequence and chains them: hash = SHA-256(prev_hash || entry).
@@ -1818,7 +1823,10 @@ hash_columns(ChainHash *ctx, Datum columns)
 		hash_text(ctx, nulls[i] ? NULL : TextDatumGetCString(elems[i]));
 }
 
-/* hash = SHA-256(prev_hash || the entry's fields, each length-prefixed) */
+/*
+ * The hash of a disclosure_log row: SHA-256(prev_hash || the row's fields,
+ * each length-prefixed); access entries are hashed packed (packed_entry_hash).
+ */
 static void
 audit_row_hash(ChainHash *ctx, const AuditRow *row, const uint8 *prev, uint8 *out)
 {
@@ -1829,33 +1837,16 @@ audit_row_hash(ChainHash *ctx, const AuditRow *row, const uint8 *prev, uint8 *ou
 	hash_text(ctx, kind);
 	hash_int64(ctx, false, row->id);
 	hash_int64(ctx, false, row->logged_at);
-	if (row->kind == 'a')
-	{
-		hash_text(ctx, row->session_user_name);
-		hash_text(ctx, row->current_user_name);
-		hash_text(ctx, row->purpose);
-		hash_text(ctx, row->recipient);
-		hash_text(ctx, row->relation);
-		hash_columns(ctx, row->columns);
-		hash_text(ctx, row->command);
-		hash_int64(ctx, row->rows_null, row->rows);
-		hash_text(ctx, row->allowed ? "t" : "f");
-		hash_text(ctx, row->reason);
-		hash_int64(ctx, row->query_id_null, row->query_id);
-	}
-	else
-	{
-		hash_text(ctx, row->recipient);
-		hash_text(ctx, row->organization);
-		hash_text(ctx, row->country);
-		hash_text(ctx, row->subject);
-		hash_text(ctx, row->relation);
-		hash_columns(ctx, row->columns);
-		hash_text(ctx, row->purpose);
-		hash_text(ctx, row->basis);
-		hash_int64(ctx, row->basis_id_null, row->basis_id);
-		hash_text(ctx, row->cross_border < 0 ? NULL : row->cross_border ? "t" : "f");
-	}
+	hash_text(ctx, row->recipient);
+	hash_text(ctx, row->organization);
+	hash_text(ctx, row->country);
+	hash_text(ctx, row->subject);
+	hash_text(ctx, row->relation);
+	hash_columns(ctx, row->columns);
+	hash_text(ctx, row->purpose);
+	hash_text(ctx, row->basis);
+	hash_int64(ctx, row->basis_id_null, row->basis_id);
+	hash_text(ctx, row->cross_border < 0 ? NULL : row->cross_border ? "t" : "f");
 	chain_hash_final(ctx, out);
 }
 
@@ -2166,47 +2157,24 @@ write_row(AuditRow *row, Oid relid)
 
 	values[0] = Int64GetDatum(row->id);
 	values[1] = TimestampTzGetDatum(row->logged_at);
-	if (row->kind == 'a')
-	{
-		TEXT_OR_NULL(2, row->session_user_name);
-		TEXT_OR_NULL(3, row->current_user_name);
-		TEXT_OR_NULL(4, row->purpose);
-		TEXT_OR_NULL(5, row->recipient);
-		TEXT_OR_NULL(6, row->relation);
-		values[7] = ObjectIdGetDatum(relid);
-		nulls[7] = !OidIsValid(relid);
-		values[8] = row->columns;
-		nulls[8] = row->columns == (Datum) 0;
-		TEXT_OR_NULL(9, row->command);
-		values[10] = Int64GetDatum(row->rows);
-		nulls[10] = row->rows_null;
-		values[11] = BoolGetDatum(row->allowed);
-		TEXT_OR_NULL(12, row->reason);
-		values[13] = Int64GetDatum(row->query_id);
-		nulls[13] = row->query_id_null;
-		values[14] = PointerGetDatum(hash_datum(chain_hash));
-		values[15] = PointerGetDatum(hash_datum(hash));
-	}
-	else
-	{
-		TEXT_OR_NULL(2, row->recipient);
-		TEXT_OR_NULL(3, row->organization);
-		TEXT_OR_NULL(4, row->country);
-		TEXT_OR_NULL(5, row->subject);
-		TEXT_OR_NULL(6, row->relation);
-		values[7] = ObjectIdGetDatum(relid);
-		nulls[7] = !OidIsValid(relid);
-		values[8] = row->columns;
-		nulls[8] = row->columns == (Datum) 0;
-		TEXT_OR_NULL(9, row->purpose);
-		TEXT_OR_NULL(10, row->basis);
-		values[11] = Int64GetDatum(row->basis_id);
-		nulls[11] = row->basis_id_null;
-		values[12] = BoolGetDatum(row->cross_border == 1);
-		nulls[12] = row->cross_border < 0;
-		values[13] = PointerGetDatum(hash_datum(chain_hash));
-		values[14] = PointerGetDatum(hash_datum(hash));
-	}
+	TEXT_OR_NULL(2, row->recipient);
+	TEXT_OR_NULL(3, row->organization);
+	TEXT_OR_NULL(4, row->country);
+	TEXT_OR_NULL(5, row->subject);
+	TEXT_OR_NULL(6, row->relation);
+	values[7] = ObjectIdGetDatum(relid);
+	nulls[7] = !OidIsValid(relid);
+	values[8] = row->columns;
+	nulls[8] = row->columns == (Datum) 0;
+	TEXT_OR_NULL(9, row->purpose);
+	TEXT_OR_NULL(10, row->basis);
+	values[11] = Int64GetDatum(row->basis_id);
+	nulls[11] = row->basis_id_null;
+	values[12] = BoolGetDatum(row->cross_border == 1);
+	nulls[12] = row->cross_border < 0;
+	values[13] = PointerGetDatum(hash_datum(chain_hash));
+	values[14] = PointerGetDatum(hash_datum(hash));
+
 #undef TEXT_OR_NULL
 	ExecStoreVirtualTuple(slot);
 	/* the values live in per-record memory: the slot keeps its own copy */
@@ -3067,9 +3035,9 @@ pd_audit_queue_status(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* reads the next row of a cursor into row; false at the end */
+/* reads the next disclosure_log row of a cursor into row; false at the end */
 static bool
-fetch_audit_row(Portal portal, char kind, MemoryContext rowcxt,
+fetch_audit_row(Portal portal, MemoryContext rowcxt,
 				AuditRow *row, bytea **prev, bytea **hash)
 {
 	HeapTuple	tuple;
@@ -3085,29 +3053,9 @@ fetch_audit_row(Portal portal, char kind, MemoryContext rowcxt,
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	memset(row, 0, sizeof(AuditRow));
-	row->kind = kind;
+	row->kind = 'd';
 	row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 	row->logged_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 2, &isnull));
-	if (kind == 'a')
-	{
-		Datum		d;
-
-		row->session_user_name = SPI_getvalue(tuple, desc, 3);
-		row->current_user_name = SPI_getvalue(tuple, desc, 4);
-		row->purpose = SPI_getvalue(tuple, desc, 5);
-		row->recipient = SPI_getvalue(tuple, desc, 6);
-		row->relation = SPI_getvalue(tuple, desc, 7);
-		d = SPI_getbinval(tuple, desc, 8, &isnull);
-		row->columns = isnull ? (Datum) 0 : d;
-		row->command = SPI_getvalue(tuple, desc, 9);
-		row->rows = DatumGetInt64(SPI_getbinval(tuple, desc, 10, &row->rows_null));
-		row->allowed = DatumGetBool(SPI_getbinval(tuple, desc, 11, &isnull));
-		row->reason = SPI_getvalue(tuple, desc, 12);
-		row->query_id = DatumGetInt64(SPI_getbinval(tuple, desc, 13, &row->query_id_null));
-		*prev = DatumGetByteaPCopy(SPI_getbinval(tuple, desc, 14, &isnull));
-		*hash = DatumGetByteaPCopy(SPI_getbinval(tuple, desc, 15, &isnull));
-	}
-	else
 	{
 		Datum		d;
 		bool		cb;
@@ -3263,7 +3211,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 	walk.cxt = AllocSetContextCreate(CurrentMemoryContext, "verify access batches", ALLOCSET_DEFAULT_SIZES);
 	dcxt = AllocSetContextCreate(CurrentMemoryContext, "verify disclosure rows", ALLOCSET_DEFAULT_SIZES);
 	have_a = access_walk_next(&walk);
-	have_d = fetch_audit_row(disclosure_cur, 'd', dcxt, &drow, &dprev, &dhash);
+	have_d = fetch_audit_row(disclosure_cur, dcxt, &drow, &dprev, &dhash);
 	while (have_a || have_d)
 	{
 		bool		take_a = have_a && (!have_d || walk.e.id < drow.id);
@@ -3295,7 +3243,7 @@ pd_verify_audit_log(PG_FUNCTION_ARGS)
 		if (take_a)
 			have_a = access_walk_next(&walk);
 		else
-			have_d = fetch_audit_row(disclosure_cur, 'd', dcxt, &drow, &dprev, &dhash);
+			have_d = fetch_audit_row(disclosure_cur, dcxt, &drow, &dprev, &dhash);
 	}
 	if (walk.malformed)
 		first_bad = expected_id;
