@@ -83,6 +83,16 @@ RESET personal_data.purpose;
 
 -- a superuser's read is logged too
 SELECT note FROM au_people WHERE id = 3;
+-- cursors: an entry each when closed, with the rows fetched, in any order
+BEGIN;
+DECLARE au_c1 CURSOR FOR SELECT name FROM au_people ORDER BY id;
+DECLARE au_c2 CURSOR FOR SELECT email FROM au_people ORDER BY id;
+FETCH 2 FROM au_c1;
+FETCH 1 FROM au_c2;
+CLOSE au_c1;
+SELECT subject FROM au_people WHERE id = 2;
+CLOSE au_c2;
+COMMIT;
 
 SELECT personal_data.audit_flush();
 SELECT session_user_name = current_user AS session_user_ok, current_user_name, purpose, recipient,

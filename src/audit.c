@@ -1473,7 +1473,13 @@ pd_audit_executor_start(QueryDesc *queryDesc, int eflags)
 		release_statement_context(context);
 		return;
 	}
+	/*
+	 * The list outlives the statement that created it (cursors close in any
+	 * order): it lives in TopMemoryContext, never in a query's memory.
+	 */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	active_statements = lcons(st, active_statements);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 static void
