@@ -25,12 +25,12 @@ SELECT personal_data.record_consent('s1', 'au_contract', 'regress_au_partner') >
 SELECT personal_data.record_consent('s3', 'au_contract', 'regress_au_partner') > 0 AS recorded;
 SELECT personal_data.withdraw_consent('s3', 'au_contract', 'regress_au_partner');
 
-CREATE FUNCTION au_plan_has_gather(q text) RETURNS boolean LANGUAGE plpgsql AS $f$
+CREATE FUNCTION au_plan_has(q text, node text) RETURNS boolean LANGUAGE plpgsql AS $f$
 DECLARE
 	line text;
 BEGIN
 	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
-		IF line LIKE '%Gather%' THEN
+		IF line LIKE '%' || node || '%' THEN
 			RETURN true;
 		END IF;
 	END LOOP;
@@ -67,10 +67,10 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-SELECT au_plan_has_gather('SELECT count(*) FROM au_people') AS partner_plan_has_workers;
+SELECT au_plan_has('SELECT count(*) FROM au_people', 'Gather') AS partner_plan_has_workers;
 SELECT count(*) FROM au_people;
 RESET ROLE;
-SELECT au_plan_has_gather('SELECT count(*) FROM au_people') AS superuser_plan_has_workers;
+SELECT au_plan_has('SELECT count(*) FROM au_people', 'Gather') AS superuser_plan_has_workers;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
@@ -78,6 +78,19 @@ RESET max_parallel_workers_per_gather;
 SET ROLE regress_au_entrustee;
 SET personal_data.purpose = au_contract;
 SELECT name FROM au_people WHERE id = 2;
+RESET ROLE;
+-- the third party again, through an index-only scan of the subject index
+-- under the consent join: only the subject provided is recorded
+CREATE INDEX au_people_subject ON au_people (subject);
+VACUUM au_people;
+SET ROLE regress_au_partner;
+SET personal_data.purpose = au_contract;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT au_plan_has('SELECT subject FROM au_people', 'Index Only Scan') AS index_only;
+SELECT subject FROM au_people;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
 RESET ROLE;
 RESET personal_data.purpose;
 
@@ -148,7 +161,7 @@ SELECT recipient, country, subject FROM personal_data.cross_border_provisions
 -- clean up
 SELECT personal_data.unregister_table('au_people');
 DROP TABLE au_people;
-DROP FUNCTION au_plan_has_gather(text);
+DROP FUNCTION au_plan_has(text, text);
 DELETE FROM personal_data.consents WHERE purpose = 'au_contract';
 SELECT personal_data.unregister_recipient('regress_au_partner');
 SELECT personal_data.unregister_recipient('regress_au_entrustee');

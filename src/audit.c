@@ -1121,6 +1121,19 @@ output_column_of(Plan *plan, Index scanrelid, AttrNumber attno)
 					return tle->resno;
 				break;
 			}
+			/* an index-only scan names its columns by their place in the index */
+			if (var->varno == INDEX_VAR && IsA(child, IndexOnlyScan) &&
+				((IndexOnlyScan *) child)->scan.scanrelid == scanrelid &&
+				var->varattno > 0 &&
+				var->varattno <= list_length(((IndexOnlyScan *) child)->indextlist))
+			{
+				TargetEntry *itle = list_nth(((IndexOnlyScan *) child)->indextlist,
+											 var->varattno - 1);
+
+				if (IsA(itle->expr, Var) && ((Var *) itle->expr)->varattno == attno)
+					return tle->resno;
+				break;
+			}
 			if (var->varno == OUTER_VAR)
 			{
 				next = outerPlan(child);
