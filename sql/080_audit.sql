@@ -96,6 +96,8 @@ RESET personal_data.purpose;
 
 -- a superuser's read is logged too
 SELECT note FROM au_people WHERE id = 3;
+-- COPY TO by a superuser (pg_dump's way) runs no executor: logged as COPY
+COPY au_people (id, name) TO STDOUT;
 -- cursors: an entry each when closed, with the rows fetched, in any order
 BEGIN;
 DECLARE au_c1 CURSOR FOR SELECT name FROM au_people ORDER BY id;

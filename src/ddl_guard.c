@@ -861,7 +861,12 @@ audit_setting_statements(Node *parsetree, const char *queryString,
 		pd_audit_setting_change(queryString);
 }
 
-/* COPY ... FROM into a registered table: logged with the rows copied */
+/*
+ * COPY of a registered table that ran without the executor -- COPY FROM,
+ * and COPY TO where enforcement does not apply (superusers: pg_dump) --
+ * logged with the rows copied.  A COPY TO rewritten into a query
+ * (pd_enforce_copy) was logged by the executor.
+ */
 static void
 audit_copy_from(Node *parsetree, QueryCompletion *qc)
 {
@@ -870,7 +875,7 @@ audit_copy_from(Node *parsetree, QueryCompletion *qc)
 	List	   *attnums = NIL;
 	ListCell   *lc;
 
-	if (!IsA(parsetree, CopyStmt) || !stmt->is_from || stmt->relation == NULL)
+	if (!IsA(parsetree, CopyStmt) || stmt->relation == NULL)
 		return;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
@@ -938,7 +943,7 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 		pd_audit_release_database(exclusive_db, true);
 	if (IsTransactionState())
 	{
-		audit_copy_from(parsetree, qc);
+		audit_copy_from(pstmt->utilityStmt, qc);
 		audit_setting_statements(parsetree, queryString, pstmt);
 		if (pd_audit_settings_touched)
 			pd_audit_check_settings();
