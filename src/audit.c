@@ -755,6 +755,32 @@ session_purpose(void)
 }
 
 /*
+ * Queues an entry made outside a statement's capture (a refusal, a COPY, a
+ * setting change) at once: who and where filled in here, the names resolved
+ * now, and the wait of audit_sync.
+ */
+static void
+enqueue_entry_now(AuditRecord *header, Oid relid, const int16 *atts, int natts,
+				  const char *reason)
+{
+	PdRecipient *recipient = pd_lookup_recipient(GetOuterUserId());
+	char	   *names;
+	Size		names_len;
+
+	header->cross_border = -1;
+	header->completed = true;
+	header->session_user_id = GetSessionUserId();
+	header->current_user_id = GetUserId();
+	header->recipient = recipient ? recipient->roleid : InvalidOid;
+	header->relid = relid;
+	names = resolve_names(header, atts, natts, &names_len);
+	audit_enqueue(build_record(header, names, names_len, session_purpose(), reason,
+							   NULL, NULL, NIL), false);
+	if (pd_audit_sync)
+		audit_wait_written();
+}
+
+/*
  * Called by enforcement just before it refuses a statement: the attempt is
  * logged although the statement aborts.  reason is the error message.
  */
@@ -762,31 +788,16 @@ void
 pd_audit_denied(Oid relid, AttrNumber attnum, CmdType operation, const char *reason)
 {
 	AuditRecord header = {0};
-	PdRecipient *recipient;
 	int16		att = attnum;
-	char	   *names;
-	Size		names_len;
 
 	if (!audit_wanted(true))
 		return;
-	recipient = pd_lookup_recipient(GetOuterUserId());
 	header.kind = AUDIT_ACCESS;
 	header.command = command_code(operation);
 	header.allowed = false;
-	header.cross_border = -1;
-	header.completed = true;
 	header.at = GetCurrentStatementStartTimestamp();
-	header.session_user_id = GetSessionUserId();
-	header.current_user_id = GetUserId();
-	header.recipient = recipient ? recipient->roleid : InvalidOid;
-	header.relid = relid;
 	header.rows = 0;
-	header.query_id = 0;
-	names = resolve_names(&header, &att, attnum > 0 ? 1 : 0, &names_len);
-	audit_enqueue(build_record(&header, names, names_len, session_purpose(), reason,
-							   NULL, NULL, NIL), false);
-	if (pd_audit_sync)
-		audit_wait_written();
+	enqueue_entry_now(&header, relid, &att, attnum > 0 ? 1 : 0, reason);
 }
 
 /* ------------------------------------------------------------------------
@@ -1559,8 +1570,6 @@ void
 pd_audit_setting_change(const char *reason)
 {
 	AuditRecord header = {0};
-	char	   *names;
-	Size		names_len;
 
 	if (!pd_preloaded || audit_shared == NULL || !IsNormalProcessingMode() ||
 		!OidIsValid(MyDatabaseId) || am_audit_writer || IsParallelWorker() ||
@@ -1569,17 +1578,9 @@ pd_audit_setting_change(const char *reason)
 	header.kind = AUDIT_SETTING;
 	header.command = 'T';
 	header.allowed = true;
-	header.cross_border = -1;
 	header.at = GetCurrentTimestamp();
-	header.session_user_id = GetSessionUserId();
-	header.current_user_id = GetUserId();
 	header.rows = -1;
-	header.completed = true;
-	names = resolve_names(&header, NULL, 0, &names_len);
-	audit_enqueue(build_record(&header, names, names_len, session_purpose(), reason,
-							   NULL, NULL, NIL), false);
-	if (pd_audit_sync)
-		audit_wait_written();
+	enqueue_entry_now(&header, InvalidOid, NULL, 0, reason);
 }
 
 /*
@@ -1623,7 +1624,7 @@ pd_audit_check_settings(void)
 	check_one_setting("personal_data.audit", &last_audit);
 }
 
-/* COPY FROM a registered table runs no executor: logged by the utility hook. */
+/* A COPY that runs no executor (see ddl_guard.c): logged by the utility hook. */
 void
 pd_audit_copy_from(Oid relid, List *attnums, uint64 rows)
 {
@@ -1631,32 +1632,19 @@ pd_audit_copy_from(Oid relid, List *attnums, uint64 rows)
 	int16	   *atts;
 	int			n = 0;
 	ListCell   *lc;
-	PdRecipient *recipient;
-	char	   *names;
-	Size		names_len;
 
 	if (!audit_wanted(false) || !pd_table_rules(relid)->registered)
 		return;
 	atts = palloc(sizeof(int16) * (list_length(attnums) + 1));
 	foreach(lc, attnums)
 		atts[n++] = (int16) lfirst_int(lc);
-	recipient = pd_lookup_recipient(GetOuterUserId());
 	header.kind = AUDIT_ACCESS;
 	header.command = 'C';
 	header.allowed = true;
-	header.cross_border = -1;
 	header.whole_row = (n == 0);
-	header.completed = true;
 	header.at = GetCurrentStatementStartTimestamp();
-	header.session_user_id = GetSessionUserId();
-	header.current_user_id = GetUserId();
-	header.recipient = recipient ? recipient->roleid : InvalidOid;
-	header.relid = relid;
 	header.rows = (int64) rows;
-	names = resolve_names(&header, atts, n, &names_len);
-	audit_enqueue(build_record(&header, names, names_len, session_purpose(), NULL, NULL, NULL, NIL), false);
-	if (pd_audit_sync)
-		audit_wait_written();
+	enqueue_entry_now(&header, relid, atts, n, NULL);
 }
 
 /*
