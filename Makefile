@@ -12,7 +12,8 @@ OBJS = \
 	src/ddl_guard.o \
 	src/enforce.o \
 	src/provisions.o \
-	src/audit.o
+	src/audit.o \
+	src/worker.o
 
 EXTENSION = personal_data
 DATA = $(wildcard sql/personal_data--*.sql)

@@ -480,12 +480,83 @@ DELETE FROM personal_data.disclosure_log;
 \echo '  SELECT * FROM personal_data.verify_audit_log();'
 SELECT * FROM personal_data.verify_audit_log();
 
+\echo
+\echo '=== 12. Retention: expired data leaves by itself ============================'
+\echo 'A table keeps its rows as long as its purposes need: its own retention, or'
+\echo 'the longest among the purposes of its columns.  Delivery scans are kept a'
+\echo 'year (product_delivery) in yearly partitions:'
+\echo
+CREATE TABLE delivery_scans (
+	parcel_id text NOT NULL,
+	customer_id text NOT NULL,
+	postal_address text,
+	scanned_at timestamptz NOT NULL
+) PARTITION BY RANGE (scanned_at);
+SELECT format('CREATE TABLE delivery_scans_%s PARTITION OF delivery_scans FOR VALUES FROM (%L) TO (%L)',
+			  extract(year FROM y), y, y + interval '1 year')
+  FROM generate_series(date_trunc('year', now()) - interval '3 years',
+					   date_trunc('year', now()), interval '1 year') AS y \gexec
+INSERT INTO delivery_scans
+SELECT 'P-' || n, 'C-100' || (1 + n % 6), 'depot ' || n % 3, now() - n * interval '9 days'
+  FROM generate_series(1, 120) n;
+\o /dev/null
+SELECT personal_data.register_table('delivery_scans', 'customer_id',
+	collected_at_column => 'scanned_at', department => 'sales');
+SELECT personal_data.label_column('delivery_scans', 'postal_address', ARRAY['product_delivery']);
+\o
+SELECT tableoid::regclass AS partition, count(*) AS scans, min(scanned_at)::date AS oldest
+  FROM delivery_scans GROUP BY 1 ORDER BY 1;
+\echo 'Retention of every registered table, and what has expired now:'
+\echo
+SELECT t.relation, personal_data.table_retention(t.relation) AS retention, t.on_expiry
+  FROM personal_data.registered_tables t ORDER BY 1;
+\echo 'A warranty dispute with Ben Carter (C-1002): a legal hold keeps his data'
+\echo 'whatever its age.'
+SELECT personal_data.place_hold('C-1002', 'warranty dispute, case 2026-117') > 0 AS hold_placed;
+\echo 'What a purge would do now (dry run; nothing changes):'
+\echo '  SELECT * FROM personal_data.purge_expired(dry_run => true);'
+\echo
+SELECT * FROM personal_data.purge_expired(dry_run => true)
+ WHERE purged + anonymized + held + blocked > 0;
+\echo 'Nobody has to run it: the purge worker visits every database every'
+\echo 'personal_data.purge_naptime (a minute by default; a second for this tour),'
+\echo 'in batches of personal_data.purge_batch_size rows, a transaction each:'
+\echo
+ALTER SYSTEM SET personal_data.purge_naptime = '1s';
+SELECT pg_reload_conf() AS "reloaded (naptime 1 s)";
+DO $$
+BEGIN
+	-- wait (at most a minute) for the worker to finish the tables with expired rows
+	FOR i IN 1 .. 600 LOOP
+		EXIT WHEN (SELECT count(DISTINCT relation) FROM personal_data.purge_log
+					WHERE NOT dry_run AND finished_at IS NOT NULL) >= 7;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+ALTER SYSTEM RESET personal_data.purge_naptime;
+SELECT pg_reload_conf() AS "reloaded (naptime back to 1 min)";
+SELECT relation, purged, anonymized, held, blocked, partitions_dropped, started_by
+  FROM personal_data.purge_log WHERE NOT dry_run ORDER BY relation;
+\echo 'The oldest year of delivery scans went whole (its partition lay wholly'
+\echo 'before the cutoff: dropped, not deleted row by row).  The next one holds'
+\echo 'scans of Ben Carter, under the hold: it stays, and lost its other rows one'
+\echo 'by one, as last year''s partition lost its expired rows:'
+\echo
+SELECT tableoid::regclass AS partition, count(*) AS scans, min(scanned_at)::date AS oldest
+  FROM delivery_scans GROUP BY 1 ORDER BY 1;
+\echo 'Customers: Taichi Hayashi (13 years) is gone; Ben Carter (12 years) stays,'
+\echo 'under the hold:'
+\echo
+SELECT customer_id, full_name, signed_up_at::date FROM customers ORDER BY customer_id;
+\echo 'Expired inquiries are anonymized: the topic stays for statistics.'
+\echo
+SELECT topic, sender_email, full_name, message, received_at::date FROM inquiries ORDER BY inquiry_id;
+
 -------------------------------------------------------------------------------
 -- New sections go here.
 -------------------------------------------------------------------------------
 
 \echo
 \echo '=== Coming next =============================================================='
-\echo 'Next: expired rows are purged by a background worker, and data subjects'''
-\echo 'requests are answered.  See README.md.'
+\echo 'Next: data subjects'' requests are answered.  See README.md.'
 \echo

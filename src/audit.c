@@ -178,6 +178,9 @@ typedef struct AuditQueue
 typedef struct AuditShared
 {
 	LWLockPadded *locks;		/* PD_AUDIT_QUEUES + 1 */
+	/* the purge worker running now (one at a time), for DROP DATABASE */
+	int			purge_pid;
+	Oid			purge_db;
 	Size		queue_size;
 	AuditQueue	queues[PD_AUDIT_QUEUES];
 } AuditShared;
@@ -763,7 +766,7 @@ static void
 enqueue_entry_now(AuditRecord *header, Oid relid, const int16 *atts, int natts,
 				  const char *reason)
 {
-	PdRecipient *recipient = pd_lookup_recipient(GetOuterUserId());
+	PdRecipient *recipient = pd_session_recipient(GetOuterUserId());
 	char	   *names;
 	Size		names_len;
 
@@ -1433,7 +1436,7 @@ pd_audit_executor_start(QueryDesc *queryDesc, int eflags)
 		refuse_if_queue_full();
 	want_access = pd_audit_level == PD_AUDIT_ALL && !IsParallelWorker();
 	if (pd_enforcement_applies())
-		recipient = pd_lookup_recipient(GetOuterUserId());
+		recipient = pd_session_recipient(GetOuterUserId());
 	want_disclosure = recipient != NULL;
 	if (!want_access && !want_disclosure)
 		return;
@@ -1679,6 +1682,40 @@ pd_audit_release_database(Oid dboid, bool dropped)
 		if (pid != 0)
 			kill(pid, SIGTERM);
 	}
+	/* the purge worker too: it stops after its current batch */
+	{
+		int			pid = 0;
+
+		LWLockAcquire(QUEUE_LOCK(PD_AUDIT_CLAIM_LOCK), LW_SHARED);
+		if (audit_shared->purge_db == dboid)
+			pid = audit_shared->purge_pid;
+		LWLockRelease(QUEUE_LOCK(PD_AUDIT_CLAIM_LOCK));
+		if (pid != 0)
+			kill(pid, SIGTERM);
+	}
+}
+
+/* The purge worker says where it works, so that DROP DATABASE can stop it. */
+static void
+purge_worker_forget(int code, Datum arg)
+{
+	LWLockAcquire(QUEUE_LOCK(PD_AUDIT_CLAIM_LOCK), LW_EXCLUSIVE);
+	if (audit_shared->purge_pid == MyProcPid)
+	{
+		audit_shared->purge_pid = 0;
+		audit_shared->purge_db = InvalidOid;
+	}
+	LWLockRelease(QUEUE_LOCK(PD_AUDIT_CLAIM_LOCK));
+}
+
+void
+pd_purge_worker_announce(Oid dboid)
+{
+	LWLockAcquire(QUEUE_LOCK(PD_AUDIT_CLAIM_LOCK), LW_EXCLUSIVE);
+	audit_shared->purge_pid = MyProcPid;
+	audit_shared->purge_db = dboid;
+	LWLockRelease(QUEUE_LOCK(PD_AUDIT_CLAIM_LOCK));
+	before_shmem_exit(purge_worker_forget, (Datum) 0);
 }
 
 /* ------------------------------------------------------------------------

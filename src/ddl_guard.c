@@ -494,6 +494,45 @@ refuse_foreign_keys_in_column(ColumnDef *column)
 }
 
 /*
+ * ALTER TABLE ... INHERIT: a registered table (or one with registered
+ * inheritors) under a parent that is not registered would be read and
+ * written through the parent, which the policy does not govern -- for
+ * everyone, so it is refused for superusers too.  (Partitions are attached
+ * with ATTACH PARTITION, and take the root's rules.)
+ */
+static void
+refuse_inherit(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst(lc);
+		Oid			child;
+		Oid			parent;
+		ListCell   *lc2;
+
+		if (cmd->subtype != AT_AddInherit || !IsA(cmd->def, RangeVar))
+			continue;
+		child = RangeVarGetRelid(stmt->relation, NoLock, true);
+		parent = RangeVarGetRelid((RangeVar *) cmd->def, NoLock, true);
+		if (!OidIsValid(child) || !OidIsValid(parent))
+			continue;
+		if (pd_table_rules(parent)->registered && !OidIsValid(pd_unregistered_ancestor(parent)))
+			continue;			/* under the policy all the way up */
+		foreach(lc2, find_all_inheritors(child, NoLock, NULL))
+		{
+			if (pd_table_rules(lfirst_oid(lc2))->registered)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("table \"%s\" is under personal_data policy and cannot inherit from \"%s\", which is not",
+								get_rel_name(lfirst_oid(lc2)), get_rel_name(parent)),
+						 errdetail("Queries of the parent would read and write its rows outside the policy.")));
+		}
+	}
+}
+
+/*
  * Attaching a partition clones the partitioned table's row triggers and
  * indexes onto it, and brings the partition's own triggers into the tree:
  * either way an owner's code would meet the other side's rows.
@@ -907,6 +946,8 @@ pd_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (IsTransactionState())
 		refuse_owner_code_on_registered_tables(parsetree);
+	if (IsA(parsetree, AlterTableStmt) && IsTransactionState() && pd_preloaded)
+		refuse_inherit((AlterTableStmt *) parsetree);
 	if (relevant)
 		plan_label_work(parsetree, &work);
 	if (IsA(parsetree, DropRoleStmt) && IsTransactionState())

@@ -24,7 +24,8 @@
  *
  * Whose identity counts is the session's role (GetOuterUserId: the login
  * role or SET ROLE), whatever views or SECURITY DEFINER functions lie in
- * between.  Superusers are exempt.  Plans depend on the role and purpose:
+ * between; a recipient's login stays the recipient after SET ROLE
+ * (pd_session_recipient).  Superusers are exempt.  Plans depend on the role and purpose:
  * they are marked role-dependent, depend on the policy catalog tables, and
  * a change of purpose resets the plan cache.
  *
@@ -225,7 +226,7 @@ get_policy_session(PolicySession *session)
 {
 	session->roleid = GetOuterUserId();
 	session->purpose = (pd_purpose && pd_purpose[0] != '\0') ? pd_purpose : NULL;
-	session->recipient = pd_lookup_recipient(session->roleid);
+	session->recipient = pd_session_recipient(session->roleid);
 }
 
 /* May the session use (read or write) the column?  See pd_may_use_column. */

@@ -31,6 +31,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "access/stratnum.h"
 #include "catalog/pg_seclabel.h"
 #include "catalog/pg_type.h"
 #include "commands/seclabel.h"
@@ -425,6 +426,37 @@ department_exists(const char *department)
 	return exists;
 }
 
+/*
+ * An ancestor of relid through plain inheritance (not partitioning) that is
+ * not registered, or InvalidOid.  Queries of such a parent would reach the
+ * registered child's rows outside the policy.
+ */
+Oid
+pd_unregistered_ancestor(Oid relid)
+{
+	Relation	inherits = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
+
+		if (!pd_table_rules(parent)->registered)
+			found = parent;
+		else
+			found = pd_unregistered_ancestor(parent);
+	}
+	systable_endscan(scan);
+	table_close(inherits, AccessShareLock);
+	return found;
+}
+
 static void
 check_relation_kind(Oid relid)
 {
@@ -443,6 +475,18 @@ check_relation_kind(Oid relid)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", get_rel_name(relid)),
 				 errdetail("personal_data labels can be set on tables and partitioned tables only.")));
+	if (!get_rel_relispartition(relid) && has_superclass(relid))
+	{
+		Oid			parent = pd_unregistered_ancestor(relid);
+
+		if (OidIsValid(parent))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot put \"%s\" under personal_data policy: it inherits from \"%s\", which is not",
+							get_rel_name(relid), get_rel_name(parent)),
+					 errdetail("Queries of the parent would read and write its rows outside the policy."),
+					 errhint("Register \"%s\" first, or ALTER TABLE ... NO INHERIT.", get_rel_name(parent))));
+	}
 	if (get_rel_relispartition(relid))
 	{
 		Oid			root = llast_oid(get_partition_ancestors(relid));

@@ -227,6 +227,33 @@ define_settings(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("personal_data.purge_naptime",
+							"Time between runs of the purge worker.",
+							NULL,
+							&pd_purge_naptime_s,
+							60, 1, 86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personal_data.purge_batch_size",
+							"Rows the purge worker examines per transaction (about).",
+							NULL,
+							&pd_purge_batch_size,
+							10000, 1, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personal_data.purge_delay",
+							"Rest of the purge worker after each batch that deleted or anonymized rows (its throttle).",
+							"It rests this long, or twice as long as the batch took if that is longer; 0: no rest.",
+							&pd_purge_delay_ms,
+							10, 0, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomStringVariable("personal_data.home_country",
 							   "ISO 3166-1 alpha-2 code of the controller's country.",
 							   "Provisions to recipients in another country are recorded as cross-border.",
@@ -274,6 +301,7 @@ _PG_init(void)
 	pd_install_ddl_guard();
 	pd_install_enforcement();
 	pd_install_audit();
+	pd_register_purge_launcher();
 }
 
 /*

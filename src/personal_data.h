@@ -188,6 +188,8 @@ extern bool pd_extension_installed(void);
 extern PdPurpose *pd_lookup_purpose(const char *name);
 extern bool pd_role_has_purpose(Oid roleid, const char *purpose);
 extern PdRecipient *pd_lookup_recipient(Oid roleid);
+extern PdRecipient *pd_session_recipient(Oid roleid);
+extern Oid	pd_unregistered_ancestor(Oid relid);
 extern bool pd_column_allows(const PdColumnRule *rule, const char *purpose);
 extern List *pd_policy_catalog_relids(void);	/* shared: callers copy, never modify */
 
@@ -221,5 +223,12 @@ extern bool pd_audit_settings_touched;
 extern void pd_audit_check_settings(void);
 extern void pd_audit_copy_from(Oid relid, List *attnums, uint64 rows);
 extern void pd_audit_release_database(Oid dboid, bool dropped);
+
+/* worker.c: the purge launcher and worker */
+extern int	pd_purge_naptime_s;
+extern int	pd_purge_batch_size;
+extern int	pd_purge_delay_ms;
+extern void pd_register_purge_launcher(void);
+extern void pd_purge_worker_announce(Oid dboid);
 
 #endif							/* PERSONAL_DATA_H */

@@ -687,6 +687,25 @@ done:
 	return best;
 }
 
+/*
+ * The recipient a session acts for: that of its role (GetOuterUserId, the
+ * login or SET ROLE), or else that of its login.  A recipient that SETs ROLE
+ * to a role that is no recipient -- a group role holding privileges on the
+ * tables, say -- is still the recipient: its other memberships never widen
+ * what it receives.  (SET ROLE to a superuser role leaves it exempt, as any
+ * superuser is.)
+ */
+PdRecipient *
+pd_session_recipient(Oid roleid)
+{
+	PdRecipient *recipient = pd_lookup_recipient(roleid);
+	Oid			login = GetSessionUserId();
+
+	if (recipient == NULL && login != roleid && !superuser_arg(roleid))
+		recipient = pd_lookup_recipient(login);
+	return recipient;
+}
+
 /* Is purpose among the column's purposes? */
 bool
 pd_column_allows(const PdColumnRule *rule, const char *purpose)
@@ -729,7 +748,7 @@ pd_policy_changed(PG_FUNCTION_ARGS)
 Oid
 pd_grantee_for(Oid roleid)
 {
-	PdRecipient *recipient = pd_lookup_recipient(roleid);
+	PdRecipient *recipient = pd_session_recipient(roleid);
 
 	return recipient ? recipient->roleid : roleid;
 }
@@ -815,7 +834,7 @@ pd_session_policy(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	recipient = pd_lookup_recipient(roleid);
+	recipient = pd_session_recipient(roleid);
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(roleid, false)));
 	values[1] = BoolGetDatum(superuser_arg(roleid));
 	nulls[2] = !has_purpose;

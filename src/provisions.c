@@ -77,7 +77,7 @@ pd_provided(PG_FUNCTION_ARGS)
 		if (pd_purpose)
 			strlcpy(provisions_purpose, pd_purpose, NAMEDATALEN);
 		{
-			PdRecipient *recipient = pd_lookup_recipient(GetOuterUserId());
+			PdRecipient *recipient = pd_session_recipient(GetOuterUserId());
 
 			if (recipient)
 				provisions_recipient = recipient->roleid;

@@ -9,7 +9,7 @@
 BEGIN;
 CREATE EXTENSION personal_data;
 SET LOCAL client_min_messages = warning;
-SELECT plan(72);
+SELECT plan(73);
 
 -- the label of a table (column NULL) or of one of its columns, as stored
 CREATE FUNCTION pg_temp.label_of(rel regclass, col name DEFAULT NULL)
@@ -274,11 +274,16 @@ SELECT is_empty(
 SELECT isnt(pg_temp.label_of('regress_pgtap03_renamed'), NULL,
 	'and the table stays registered');
 
--- DDL on an inheritance parent reaches a registered child
+-- DDL on an inheritance parent reaches a registered child (the parent is
+-- registered too: a child of an unregistered parent cannot be, see below)
 CREATE TABLE public.regress_pgtap03_parent (id text, collected timestamptz);
 CREATE TABLE public.regress_pgtap03_child () INHERITS (public.regress_pgtap03_parent);
+SELECT throws_ok($$SELECT personal_data.register_table('regress_pgtap03_child', 'id', 'collected')$$,
+	'0A000', NULL,
+	'a child of an unregistered inheritance parent cannot be registered (the parent would read it)');
 DO $$
 BEGIN
+	PERFORM personal_data.register_table('regress_pgtap03_parent', 'id', 'collected');
 	PERFORM personal_data.register_table('regress_pgtap03_child', 'id', 'collected');
 END
 $$;

@@ -22,6 +22,7 @@ SELECT is_empty($$SELECT member FROM members_01 EXCEPT
 	 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 	   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'personal_data')$$,
 	'the update keeps every member of 0.1');
+ALTER EXTENSION personal_data UPDATE;	-- to the default version
 CREATE TEMP TABLE members_updated AS
 	SELECT pg_describe_object(classid, objid, 0) AS member FROM pg_depend
 	 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
@@ -29,8 +30,9 @@ CREATE TEMP TABLE members_updated AS
 
 DROP EXTENSION personal_data;
 CREATE EXTENSION personal_data;
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'personal_data'), '0.2',
-	'a fresh install is 0.2');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'personal_data'),
+	(SELECT default_version FROM pg_available_extensions WHERE name = 'personal_data'),
+	'a fresh install is the default version');
 SELECT set_eq($$SELECT member FROM members_updated$$,
 	$$SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
 	   WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
