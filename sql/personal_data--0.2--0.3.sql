@@ -397,3 +397,26 @@ REVOKE ALL ON FUNCTION personal_data.purge_expired(regclass, boolean),
  */
 DROP INDEX personal_data.disclosure_log_subject;
 CREATE INDEX disclosure_log_subject ON personal_data.disclosure_log USING hash (subject);
+
+/*
+ * The audit writer retries a batch it cannot write; an entry that still
+ * fails on its own after repeated attempts is kept here -- its bytes and the
+ * error -- instead of stopping the database's audit (what a long subject did
+ * before the hash index above).  Outside the hash chain, and counted as
+ * written by audit_queue_status(): compliance staff look here.
+ */
+CREATE TABLE personal_data.audit_quarantine (
+	id bigserial PRIMARY KEY,
+	quarantined_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	entry bytea NOT NULL,
+	error text NOT NULL
+);
+COMMENT ON TABLE personal_data.audit_quarantine IS
+	'Audit entries the writer could not write after repeated attempts: kept with the error, outside the chain';
+REVOKE ALL ON personal_data.audit_quarantine FROM PUBLIC;
+CREATE TRIGGER audit_quarantine_append_only
+	BEFORE INSERT OR UPDATE OR DELETE ON personal_data.audit_quarantine
+	FOR EACH ROW EXECUTE FUNCTION personal_data._audit_append_only();
+CREATE TRIGGER audit_quarantine_no_truncate
+	BEFORE TRUNCATE ON personal_data.audit_quarantine
+	FOR EACH STATEMENT EXECUTE FUNCTION personal_data._audit_append_only();

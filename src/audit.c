@@ -1899,6 +1899,8 @@ audit_row_hash(ChainHash *ctx, const AuditRow *row, const uint8 *prev, uint8 *ou
  * ------------------------------------------------------------------------
  */
 static volatile sig_atomic_t writer_shutdown = false;
+/* attempts at a batch before it is retried a record at a time (and at a record before quarantine) */
+#define PD_AUDIT_RETRIES	3
 static int	writer_queue = -1;
 static int64 chain_id = -1;		/* last id written; -1: read from the tables */
 static uint8 chain_hash[PG_SHA256_DIGEST_LENGTH];
@@ -2735,13 +2737,71 @@ apply_retention(void)
 }
 
 /*
- * Takes up to PD_AUDIT_BATCH_BYTES of whole records from the queue, writes
+ * The entry at the head of the queue failed on its own, again and again:
+ * keep its bytes and the error in audit_quarantine, outside the chain, and
+ * give its space back, so that the entries after it are written.
+ */
+static void
+writer_quarantine(const char *error)
+{
+	AuditQueue *q = &audit_shared->queues[writer_queue];
+	char	   *data = QUEUE_DATA(writer_queue);
+	Size		size = audit_shared->queue_size;
+	AuditRecord header;
+	Size		offset;
+	Size		first;
+	bytea	   *entry;
+	Datum		args[2];
+	Oid			types[2] = {BYTEAOID, TEXTOID};
+
+	LWLockAcquire(QUEUE_LOCK(writer_queue), LW_SHARED);
+	offset = (Size) (q->tail % size);
+	LWLockRelease(QUEUE_LOCK(writer_queue));
+	first = Min(sizeof(AuditRecord), size - offset);
+	memcpy(&header, data + offset, first);
+	if (first < sizeof(AuditRecord))
+		memcpy((char *) &header + first, data, sizeof(AuditRecord) - first);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	entry = (bytea *) palloc(VARHDRSZ + header.len);
+	SET_VARSIZE(entry, VARHDRSZ + header.len);
+	first = Min((Size) header.len, size - offset);
+	memcpy(VARDATA(entry), data + offset, first);
+	if (first < header.len)
+		memcpy(VARDATA(entry) + first, data, header.len - first);
+	args[0] = PointerGetDatum(entry);
+	args[1] = CStringGetTextDatum(error);
+	if (SPI_execute_with_args("INSERT INTO personal_data.audit_quarantine (entry, error) VALUES ($1, $2)",
+							  2, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write personal_data.audit_quarantine");
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	ereport(WARNING,
+			(errmsg("personal_data audit writer quarantined an entry it could not write"),
+			 errdetail("%s", error),
+			 errhint("The entry is in personal_data.audit_quarantine.")));
+
+	LWLockAcquire(QUEUE_LOCK(writer_queue), LW_EXCLUSIVE);
+	q->tail += header.len;
+	q->written += 1;
+	LWLockRelease(QUEUE_LOCK(writer_queue));
+	ConditionVariableBroadcast(&q->space_cv);
+	ConditionVariableBroadcast(&q->written_cv);
+}
+
+/*
+ * Takes up to PD_AUDIT_BATCH_BYTES of whole records from the queue (one
+ * record, when a batch keeps failing), writes
  * them in one transaction, and only then gives their space back: a writer
  * that fails leaves them queued for the next attempt.  Returns the number
  * of records written.
  */
 static uint64
-writer_drain(char *buffer, bool *retention_due)
+writer_drain(char *buffer, bool *retention_due, bool one_record)
 {
 	AuditQueue *q = &audit_shared->queues[writer_queue];
 	uint64		start;
@@ -2772,7 +2832,7 @@ writer_drain(char *buffer, bool *retention_due)
 		if (first < sizeof(AuditRecord))
 			memcpy((char *) &header + first, data, sizeof(AuditRecord) - first);
 		len = header.len;
-		if (taken > 0 && taken + len > PD_AUDIT_BATCH_BYTES)
+		if (taken > 0 && (taken + len > PD_AUDIT_BATCH_BYTES || one_record))
 			break;
 		first = Min((Size) len, size - offset);
 		memcpy(buffer + taken, data + offset, first);
@@ -2862,6 +2922,10 @@ pd_audit_writer_main(Datum main_arg)
 	TimestampTz idle_since;
 	static TimestampTz last_retention = 0;
 	static bool retention_due = false;
+	/* consecutive failures at the same queue tail (static: kept across longjmp) */
+	static int	failures = 0;
+	static uint64 failed_tail = PG_UINT64_MAX;
+	static char *last_error = NULL;
 
 	writer_queue = DatumGetInt32(main_arg);
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
@@ -2916,11 +2980,43 @@ pd_audit_writer_main(Datum main_arg)
 
 		PG_TRY();
 		{
-			written = writer_drain(buffer, &retention_due);
+			/*
+			 * A batch that failed PD_AUDIT_RETRIES times is retried a
+			 * record at a time; a record that failed as often on its own
+			 * goes to audit_quarantine, and the rest are written.
+			 */
+			if (failures >= 2 * PD_AUDIT_RETRIES && last_error != NULL)
+			{
+				writer_quarantine(last_error);
+				failures = 0;
+			}
+			written = writer_drain(buffer, &retention_due, failures >= PD_AUDIT_RETRIES);
+			/* record by record until the queue is drained, once a batch failed */
+			if (failures < PD_AUDIT_RETRIES ? written > 0 : written == 0)
+				failures = 0;
 		}
 		PG_CATCH();
 		{
+			ErrorData  *edata;
+			uint64		tail;
+
 			/* the entries stay queued; the chain head is re-read next time */
+			MemoryContextSwitchTo(TopMemoryContext);
+			edata = CopyErrorData();
+			LWLockAcquire(QUEUE_LOCK(writer_queue), LW_SHARED);
+			tail = q->tail;
+			LWLockRelease(QUEUE_LOCK(writer_queue));
+			if (tail != failed_tail)
+			{
+				/* a new place: count again (staying a record at a time) */
+				failed_tail = tail;
+				failures = failures >= PD_AUDIT_RETRIES ? PD_AUDIT_RETRIES : 0;
+			}
+			failures++;
+			if (last_error)
+				pfree(last_error);
+			last_error = pstrdup(edata->message ? edata->message : "unknown error");
+			FreeErrorData(edata);
 			EmitErrorReport();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();

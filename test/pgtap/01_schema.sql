@@ -280,7 +280,7 @@ SELECT is_empty(
 		AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'personal_data')
 		AND c.oid NOT IN (SELECT unnest(extconfig) FROM pg_extension
 						   WHERE extname = 'personal_data')
-		AND c.relname NOT IN ('access_log_batches', 'disclosure_log', 'audit_checkpoints', 'audit_chain_head', 'purge_log', 'purge_log_id_seq')$$,
+		AND c.relname NOT IN ('access_log_batches', 'disclosure_log', 'audit_checkpoints', 'audit_chain_head', 'purge_log', 'purge_log_id_seq', 'audit_quarantine', 'audit_quarantine_id_seq')$$,
 	'every table and sequence of the extension is registered for dump, but the audit logs');
 -- the audit logs are evidence kept where they were written: a restore must
 -- not replay old entries into another database's chain
