@@ -13,6 +13,7 @@ OBJS = \
 	src/enforce.o \
 	src/provisions.o \
 	src/audit.o \
+	src/purge.o \
 	src/worker.o
 
 EXTENSION = personal_data

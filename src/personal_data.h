@@ -231,4 +231,8 @@ extern int	pd_purge_delay_ms;
 extern void pd_register_purge_launcher(void);
 extern void pd_purge_worker_announce(Oid dboid);
 
+/* purge.c: what the purge cannot do in SQL */
+extern bool pd_purge_try_lock_session(Oid relid);
+extern void pd_purge_unlock_session(Oid relid);
+
 #endif							/* PERSONAL_DATA_H */

@@ -10,27 +10,35 @@
  * visited, and a purge worker leaves at once where the extension is absent.
  *
  * The purge worker runs the SQL functions purge_expired() runs (see
- * sql/personal_data--0.2--0.3.sql), in its own units of work -- a
+ * sql/personal_data--0.3--0.4.sql), in its own units of work -- a
  * transaction each, so it never holds locks long nor makes one huge
  * transaction:
- *	 - per registered table, a session advisory lock (a table a manual
- *	   purge_expired() is purging is left for the next round);
+ *	 - per registered table, the table's purge lock for the whole run
+ *	   (purge.c; a table a manual purge_expired() is purging is left for the
+ *	   next round);
  *	 - per partition, the fast path (_purge_partition: drop a partition
  *	   whose rows have all expired), waiting at most a second for its locks;
  *	 - otherwise, where _purge_pending finds an expired row, a batch of
  *	   about purge_batch_size rows' worth of blocks (_purge_range), walking
  *	   the heap forward, and after a batch that deleted or anonymized rows
- *	   a rest: purge_delay ms, or twice the batch's time if longer.  Each batch adds its counts to the run's purge_log row in the
- *	   same transaction, so the log is exact even after a crash.
- * An error in a unit (a table dropped meanwhile, DROP EXTENSION, a
- * cancel) is reported and ends that table's run; the others go on.
+ *	   a rest: purge_delay ms, or twice the batch's time if longer.  Each
+ *	   batch adds its counts to the run's purge_log row in the same
+ *	   transaction, so the log is exact even after a crash.
+ * An error in a unit (a table dropped meanwhile, DROP EXTENSION, a lock
+ * not granted within PURGE_LOCK_TIMEOUT) is reported and ends that table's
+ * run; the others go on.  The worker connects as the bootstrap superuser,
+ * but every statement over a registered table runs as the table's owner,
+ * security-restricted (purge.c): a table's triggers, constraints and
+ * operators never run as a superuser.  It leaves a database whose extension
+ * is older than 0.4 alone (0.3's purge functions did not do that).
  *
- * Signals: SIGHUP reloads the settings (between batches); SIGTERM stops the
- * purge worker after its current batch, and the launcher at once (the
- * postmaster starts it again after bgw_restart_time unless it is shutting
- * down; after a crash it is restarted with the cluster).  DROP DATABASE
- * asks the purge worker of that database to stop (ddl_guard.c ->
- * pd_audit_release_database), so it is never kept waiting.
+ * Signals: SIGHUP reloads the settings (between batches); SIGTERM ends the
+ * purge worker at once, even in a lock wait (the batch in progress rolls
+ * back), and the launcher (the postmaster starts it again after
+ * bgw_restart_time unless it is shutting down; after a crash it is
+ * restarted with the cluster).  DROP DATABASE asks the purge worker of that
+ * database to stop (ddl_guard.c -> pd_audit_release_database), so it is
+ * never kept waiting.
  *
  * Starting only when recovery has finished, the launcher is idle on a hot
  * standby and starts on promotion.  One purge worker runs at a time in the
@@ -48,6 +56,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -76,6 +85,8 @@ int			pd_purge_delay_ms = 10;
 
 /* how long the fast path waits for the locks of a partition it drops */
 #define PURGE_PARTITION_LOCK_WAIT_MS	1000
+/* how long any other statement of the worker waits for a lock */
+#define PURGE_LOCK_TIMEOUT				"5s"
 
 static volatile sig_atomic_t got_sigterm = false;
 
@@ -343,6 +354,20 @@ list_tables(void *arg)
 		!OidIsValid(namespace) ||
 		!OidIsValid(get_relname_relid("purge_log", namespace)))
 		return;
+	/* 0.3's purge ran the tables' code as the worker, a superuser: not that */
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'personal_data'"
+					" AND extversion IN ('0.1', '0.2', '0.3')", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the version of personal_data");
+	if (SPI_processed > 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("personal_data purge: database \"%s\" is not purged: personal_data %s is too old",
+						get_database_name(MyDatabaseId),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("ALTER EXTENSION personal_data UPDATE")));
+		return;
+	}
 	if (SPI_execute("SELECT relation::pg_catalog.oid, relation::pg_catalog.text"
 					" FROM personal_data.registered_tables ORDER BY 2", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the registered tables");
@@ -367,21 +392,20 @@ typedef struct LockCall
 	bool		granted;
 } LockCall;
 
-/* the table's advisory lock, for the whole run (session level) */
+/*
+ * The table's purge lock, for the whole run (session level; purge.c): a
+ * manual purge_expired() of the table waits for the run to end, and a table
+ * one is purging is left for the next round.
+ */
 static void
 table_lock(void *arg)
 {
 	LockCall   *call = arg;
-	Datum		args[1] = {ObjectIdGetDatum(call->run->rules_rel)};
-	Oid			types[1] = {OIDOID};
-	bool		isnull;
 
-	if (SPI_execute_with_args(call->lock ?
-							  "SELECT pg_catalog.pg_try_advisory_lock(personal_data._purge_lock_key($1))" :
-							  "SELECT pg_catalog.pg_advisory_unlock(personal_data._purge_lock_key($1))",
-							  1, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not lock the purge of table %s", call->run->name);
-	call->granted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (call->lock)
+		call->granted = pd_purge_try_lock_session(call->run->rules_rel);
+	else
+		pd_purge_unlock_session(call->run->rules_rel);
 }
 
 typedef struct LeavesCall
@@ -624,7 +648,9 @@ purge_table(PurgeRun *run)
 		return false;
 	if (!lock.granted)
 	{
-		elog(DEBUG1, "personal_data purge: %s is being purged by another session", run->name);
+		ereport(LOG,
+				(errmsg("personal_data purge: skipped table %s: a purge_expired() of it is running",
+						run->name)));
 		return true;
 	}
 	snprintf(activity, sizeof(activity), "personal_data purge: %s: listing partitions", run->name);
@@ -709,7 +735,12 @@ pd_purge_worker_main(Datum main_arg)
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, purge_sigterm);
+	/*
+	 * SIGTERM ends it at once, even in a lock wait (a fast shutdown must
+	 * not wait for a prepared transaction's locks): its work is transactions
+	 * and the log is written in them, so the batch in progress rolls back.
+	 */
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	/* DROP DATABASE asks it to stop (ddl_guard.c, pd_audit_release_database) */
 	pd_purge_worker_announce(dboid);
@@ -717,6 +748,12 @@ pd_purge_worker_main(Datum main_arg)
 	pgstat_report_appname("personal_data purge");
 	/* names in purge_log and pg_stat_activity schema-qualified, as purge_expired() writes them */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	/*
+	 * A lock held long by a session (idle in transaction, a prepared
+	 * transaction) ends the table's run instead of stopping every database's
+	 * purge behind it: the table is purged next round.
+	 */
+	SetConfigOption("lock_timeout", PURGE_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
 	PurgeContext = AllocSetContextCreate(TopMemoryContext, "personal_data purge",
 										 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(PurgeContext);

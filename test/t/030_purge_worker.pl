@@ -1,7 +1,7 @@
 # The purge worker (DESIGN.md §5): expired rows leave with no manual call, in
 # every database with the extension; held rows stay; each run is in
 # purge_log; the worker shows its state in pg_stat_activity; SIGHUP applies
-# new settings, SIGTERM stops it after a batch, the launcher comes back;
+# new settings, SIGTERM stops it at once, the launcher comes back;
 # DROP DATABASE is never kept waiting; DROP/CREATE EXTENSION while it runs;
 # a manual purge_expired() and the worker never purge one table at once.
 use strict;
@@ -165,7 +165,7 @@ ok( $node->poll_query_until(
 		q{SELECT purged = 20000 AND finished_at IS NOT NULL FROM personal_data.purge_log WHERE relation = 'public.slow'}),
 	'the run is finished in purge_log with every row counted');
 
-# SIGTERM of the purge worker: it stops after its batch; the next run goes on
+# SIGTERM of the purge worker: it stops at once (its batch rolls back); the next run goes on
 my $last = last_log_id();
 set_and_reload('purge_delay', '1min');
 $node->safe_psql(
