@@ -754,6 +754,19 @@ pd_purge_worker_main(Datum main_arg)
 	 * purge behind it: the table is purged next round.
 	 */
 	SetConfigOption("lock_timeout", PURGE_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
+
+	/*
+	 * The database's own settings (ALTER DATABASE ... SET, which its owner
+	 * may run) apply to the worker too: none of them may change what a purge
+	 * does.  Its transactions are READ COMMITTED (a batch locks the holds
+	 * before its statements take their snapshots; an older snapshot could
+	 * miss a hold), writable, and not cut short.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_SESSION);
 	PurgeContext = AllocSetContextCreate(TopMemoryContext, "personal_data purge",
 										 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(PurgeContext);

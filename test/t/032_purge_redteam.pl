@@ -172,6 +172,19 @@ is($node->safe_psql('other', q{SELECT string_agg(subj || ':' || tableoid::regcla
 is($node->safe_psql('other', q{SELECT partitions_dropped FROM personal_data.purge_log WHERE relation = 'public.ev'}),
 	'{public.ev_old}', 'the expired partition is dropped');
 
+# --- the database's settings cannot stop or change the worker's purge ------------
+
+$node->safe_psql('other', q{
+ALTER DATABASE other SET default_transaction_read_only = on;
+ALTER DATABASE other SET default_transaction_isolation = 'serializable';
+}, extra_params => [ '-U', 'app' ]);
+$node->safe_psql('other',
+	q{SET default_transaction_read_only = off; INSERT INTO t_other VALUES (5, 'd', now() - interval '2 days')});
+ok($node->poll_query_until('other', q{SELECT count(*) = 0 FROM t_other WHERE id = 5}),
+	'read-only and serializable transactions by default on the database: the worker purges as usual');
+$node->safe_psql('other', 'SET default_transaction_read_only = off; ALTER DATABASE other RESET ALL',
+	extra_params => [ '-U', 'app' ]);
+
 # --- a fast shutdown while the worker waits for a prepared transaction's lock -----
 
 $node->safe_psql('postgres', q{
