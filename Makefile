@@ -14,6 +14,7 @@ OBJS = \
 	src/provisions.o \
 	src/audit.o \
 	src/purge.o \
+	src/subject.o \
 	src/worker.o
 
 EXTENSION = personal_data

@@ -1565,7 +1565,7 @@ audit_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * Logs a change of personal_data.enforce or personal_data.audit, whatever
+ * Logs a change of personal_data.enforce, .audit or .request_id, whatever
  * personal_data.audit says: switching the audit off is itself audited.
  * reason says what changed.
  */
@@ -1619,12 +1619,15 @@ pd_audit_check_settings(void)
 {
 	static char *last_enforce = NULL;
 	static char *last_audit = NULL;
+	static char *last_request_id = NULL;
 
 	if (!IsTransactionState() || IsParallelWorker())
 		return;
 	pd_audit_settings_touched = false;
 	check_one_setting("personal_data.enforce", &last_enforce);
 	check_one_setting("personal_data.audit", &last_audit);
+	/* the request a session's corrections answer: its changes are traceable to it */
+	check_one_setting("personal_data.request_id", &last_request_id);
 }
 
 /* A COPY that runs no executor (see ddl_guard.c): logged by the utility hook. */

@@ -100,10 +100,18 @@ typedef struct PolicySession
  * enforced again, see pd_fmgr_hook).  Parallel workers are enforced like
  * their leader: the queries of functions they run are planned in them.
  */
+/*
+ * Statements the extension runs on a registered table's rows for a
+ * compliance function (subject_data, erase_subject; purge.c) are not the
+ * session's processing: while one runs, the policy does not apply (the
+ * access log still records it).
+ */
+int			pd_enforcement_suspended = 0;
+
 static bool
 enforcement_may_apply(void)
 {
-	return pd_preloaded && pd_enforce && IsNormalProcessingMode() &&
+	return pd_preloaded && pd_enforce && pd_enforcement_suspended == 0 && IsNormalProcessingMode() &&
 		IsTransactionState() && !InNoForceRLSOperation();
 }
 
@@ -1184,7 +1192,7 @@ pd_needs_fmgr_hook(Oid fn_oid)
 	 * table's triggers on a cascade, a default, an operator) is not part of
 	 * the integrity check: claimed, it runs with enforcement (pd_fmgr_hook).
 	 */
-	if (pd_preloaded && pd_enforce && InNoForceRLSOperation())
+	if (pd_preloaded && pd_enforce && pd_enforcement_suspended == 0 && InNoForceRLSOperation())
 		return true;
 	if (!enforcement_may_apply())
 		return false;

@@ -36,6 +36,12 @@ int			pd_minor_age = 16;
 /* personal_data.record_provisions: record what third parties receive */
 bool		pd_record_provisions = false;
 
+/* personal_data.request_id: the request a session's changes answer */
+char	   *pd_request_id = NULL;
+
+/* personal_data.response_period: when a data subject's request falls due */
+int			pd_response_period_s = 30 * 86400;
+
 /*
  * True when the library was loaded by shared_preload_libraries.  Enforcement
  * must see every query of every backend from its first statement, which only
@@ -98,6 +104,30 @@ assign_audit(int newval, void *extra)
 		ResetPlanCache();
 		pd_audit_settings_touched = true;
 	}
+}
+
+/* empty, or the id of a request: digits only */
+static bool
+check_request_id(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strspn(v, "0123456789") != strlen(v) || strlen(v) > 18)
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errdetail("A request id is the number open_request() returned.");
+		return false;
+	}
+	return true;
+}
+
+static void
+assign_request_id(const char *newval, void *extra)
+{
+	/* logged at the next statement boundary (audit.c) */
+	pd_audit_settings_touched = true;
 }
 
 /* ISO 3166-1 alpha-2, upper case, or empty (unknown) */
@@ -253,6 +283,24 @@ define_settings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personal_data.response_period",
+							"Time within which a data subject's request is to be answered.",
+							"open_request() sets a request's due date this long after it was received.",
+							&pd_response_period_s,
+							30 * 86400, 1, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("personal_data.request_id",
+							   "The data subject's request the session's changes answer.",
+							   "Set while correcting or adding data on a request: the access log records it.",
+							   &pd_request_id,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_request_id, assign_request_id, NULL);
 
 	DefineCustomStringVariable("personal_data.home_country",
 							   "ISO 3166-1 alpha-2 code of the controller's country.",

@@ -207,6 +207,8 @@ extern bool pd_may_use_column(Oid roleid, const char *purpose,
 							  const PdColumnRule *rule);
 
 /* enforce.c: query-time enforcement */
+extern int	pd_enforcement_suspended;
+extern List *pd_registered_tables(void);
 extern bool pd_enforcement_applies(void);
 extern char *pd_minor_condition_sql(const PdTableRules *rules, Oid relid);
 extern void pd_install_enforcement(void);
@@ -228,11 +230,17 @@ extern void pd_audit_release_database(Oid dboid, bool dropped);
 extern int	pd_purge_naptime_s;
 extern int	pd_purge_batch_size;
 extern int	pd_purge_delay_ms;
+extern int	pd_response_period_s;
+extern char *pd_request_id;
 extern void pd_register_purge_launcher(void);
 extern void pd_purge_worker_announce(Oid dboid);
 
 /* purge.c: what the purge cannot do in SQL */
 extern bool pd_purge_try_lock_session(Oid relid);
 extern void pd_purge_unlock_session(Oid relid);
+extern char *pd_equality_operator_sql(Oid type);
+extern uint64 pd_run_as_owner(Oid owner, const char *command, int nargs, Oid *types, Datum *values,
+							  char *nulls, bool cached, Datum *first, bool *first_isnull,
+							  Oid *first_type);
 
 #endif							/* PERSONAL_DATA_H */

@@ -33,6 +33,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_seclabel.h"
 #include "catalog/pg_statistic_ext.h"
 #include "utils/fmgroids.h"
 #include "catalog/pg_type.h"
@@ -97,6 +98,10 @@ static int64 stat_table_loads = 0;
 static int64 stat_catalog_loads = 0;
 static int64 stat_invalidations = 0;
 
+/* the registered tables (pd_registered_tables), valid until any relcache invalidation */
+static List *registered_relids = NIL;
+static bool registered_relids_valid = false;
+
 static void
 mark_all_tables_stale(void)
 {
@@ -120,6 +125,8 @@ relcache_callback(Datum arg, Oid relid)
 
 	stat_invalidations++;
 	pd_policy_generation++;
+	/* a table labelled or unlabelled is invalidated: the list is read again */
+	registered_relids_valid = false;
 	if (!OidIsValid(relid))
 	{
 		mark_all_tables_stale();
@@ -1026,4 +1033,52 @@ void
 pd_policy_changed_locally(void)
 {
 	pd_policy_generation++;
+}
+
+/*
+ * The registered tables (those with a personal_data table label), in OID
+ * order: one scan of pg_seclabel, then cached until a relcache invalidation
+ * (labelling a table invalidates it).  The list is the caller's copy.
+ */
+List *
+pd_registered_tables(void)
+{
+	if (!registered_relids_valid)
+	{
+		Relation	seclabel;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+		List	   *relids = NIL;
+		MemoryContext oldcxt;
+
+		cache_init();
+		seclabel = table_open(SecLabelRelationId, AccessShareLock);
+		/* an invalidation from here on makes the next call read again */
+		registered_relids_valid = true;
+		scan = systable_beginscan(seclabel, InvalidOid, false, NULL, 0, NULL);
+		while ((tuple = systable_getnext(scan)) != NULL)
+		{
+			FormData_pg_seclabel *form = (FormData_pg_seclabel *) GETSTRUCT(tuple);
+			bool		isnull;
+			Datum		provider;
+
+			if (form->classoid != RelationRelationId || form->objsubid != 0)
+				continue;
+			provider = heap_getattr(tuple, Anum_pg_seclabel_provider,
+									RelationGetDescr(seclabel), &isnull);
+			if (isnull || strcmp(TextDatumGetCString(provider), PD_PROVIDER) != 0)
+				continue;
+			relids = lappend_oid(relids, form->objoid);
+		}
+		systable_endscan(scan);
+		table_close(seclabel, AccessShareLock);
+		list_sort(relids, list_oid_cmp);
+
+		oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
+		list_free(registered_relids);
+		registered_relids = list_copy(relids);
+		MemoryContextSwitchTo(oldcxt);
+		list_free(relids);
+	}
+	return list_copy(registered_relids);
 }

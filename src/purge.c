@@ -53,6 +53,7 @@
 
 PG_FUNCTION_INFO_V1(pd_owner_execute);
 PG_FUNCTION_INFO_V1(pd_owner_query);
+PG_FUNCTION_INFO_V1(pd_owner_query_cached);
 PG_FUNCTION_INFO_V1(pd_typed_holds);
 PG_FUNCTION_INFO_V1(pd_equality_operator);
 PG_FUNCTION_INFO_V1(pd_purge_lock);
@@ -109,13 +110,95 @@ pd_purge_lock(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The plans of the statements the compliance functions run for each
+ * registered table (_owner_query_cached): the same few statements per table,
+ * call after call, planned once per session (PostgreSQL's plan cache
+ * replans them after DDL).  At most OWNER_PLANS_MAX, the oldest freed first.
+ */
+#define OWNER_PLANS_MAX		256
+
+typedef struct OwnerPlan
+{
+	char	   *command;
+	int			nargs;
+	Oid			types[FUNC_MAX_ARGS];
+	SPIPlanPtr	plan;
+} OwnerPlan;
+
+static List *owner_plans = NIL;
+
+static SPIPlanPtr
+owner_plan(const char *command, int nargs, Oid *types)
+{
+	ListCell   *lc;
+	OwnerPlan  *entry;
+	SPIPlanPtr	plan;
+	MemoryContext oldcxt;
+
+	foreach(lc, owner_plans)
+	{
+		entry = lfirst(lc);
+		if (entry->nargs == nargs && strcmp(entry->command, command) == 0 &&
+			memcmp(entry->types, types, nargs * sizeof(Oid)) == 0)
+			return entry->plan;
+	}
+	/* one plan for every subject: a custom plan each call would cost a planning each call */
+	plan = SPI_prepare_cursor(command, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", command, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the plan of \"%s\"", command);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	if (list_length(owner_plans) >= OWNER_PLANS_MAX)
+	{
+		entry = linitial(owner_plans);
+		owner_plans = list_delete_first(owner_plans);
+		SPI_freeplan(entry->plan);
+		pfree(entry->command);
+		pfree(entry);
+	}
+	entry = palloc0(sizeof(OwnerPlan));
+	entry->command = pstrdup(command);
+	entry->nargs = nargs;
+	memcpy(entry->types, types, nargs * sizeof(Oid));
+	entry->plan = plan;
+	owner_plans = lappend(owner_plans, entry);
+	MemoryContextSwitchTo(oldcxt);
+	return plan;
+}
+
+/* SPI runs command, the policy's enforcement suspended */
+static int
+execute_suspended(const char *command, int nargs, Oid *types, Datum *values, char *nulls,
+				  bool cached)
+{
+	volatile int ret = 0;
+
+	pd_enforcement_suspended++;
+	PG_TRY();
+	{
+		if (cached)
+			ret = SPI_execute_plan(owner_plan(command, nargs, types), values, nulls, false, 0);
+		else
+			ret = SPI_execute_with_args(command, nargs, types, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		pd_enforcement_suspended--;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/*
  * Runs command (with the variadic arguments as $1, $2, ...) as the owner of
- * rel, security-restricted: the shared part of _owner_execute and
- * _owner_query.  Returns the rows processed; *first the first column of the
- * first row, as text (NULL if none), when first is not NULL.
+ * rel, security-restricted, the policy's enforcement suspended (the access
+ * log still records it): the shared part of _owner_execute, _owner_query
+ * and _owner_query_cached.  Returns the rows processed; *first the first
+ * column of the first row, as text (NULL if none), when first is not NULL.
  */
 static uint64
-execute_as_owner(FunctionCallInfo fcinfo, text **first)
+execute_as_owner(FunctionCallInfo fcinfo, text **first, bool cached)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	char	   *command;
@@ -125,11 +208,9 @@ execute_as_owner(FunctionCallInfo fcinfo, text **first)
 	char	   *nulls = NULL;
 	HeapTuple	tup;
 	Oid			owner;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-	MemoryContext caller_context = CurrentMemoryContext;
-	int			ret;
+	Datum		value = (Datum) 0;
+	bool		isnull = true;
+	Oid			value_type = InvalidOid;
 	uint64		processed;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -172,6 +253,42 @@ execute_as_owner(FunctionCallInfo fcinfo, text **first)
 		}
 	}
 
+	processed = pd_run_as_owner(owner, command, nargs, types, values, nulls, cached,
+								first ? &value : NULL, &isnull, &value_type);
+	if (first)
+	{
+		*first = NULL;
+		if (!isnull)
+		{
+			Oid			output;
+			bool		varlena;
+
+			getTypeOutputInfo(value_type, &output, &varlena);
+			*first = cstring_to_text(OidOutputFunctionCall(output, value));
+		}
+	}
+	return processed;
+}
+
+/*
+ * Runs command as owner, security-restricted, with its own GUC nest level
+ * (search_path = pg_catalog, pg_temp; row_security = off) and the policy's
+ * enforcement suspended; cached: with a plan kept for the session.  Returns
+ * the rows processed and, when first is not NULL, the first column of the
+ * first row (copied into the caller's memory context; *isnull if there is
+ * none) and its type.  The caller checks that it may act as owner.
+ */
+uint64
+pd_run_as_owner(Oid owner, const char *command, int nargs, Oid *types, Datum *values,
+				char *nulls, bool cached, Datum *first, bool *first_isnull, Oid *first_type)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	MemoryContext caller_context = CurrentMemoryContext;
+	int			ret;
+	uint64		processed;
+
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
 	/* whatever the owner's code sets ends with the statement */
@@ -184,22 +301,25 @@ execute_as_owner(FunctionCallInfo fcinfo, text **first)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args(command, nargs, types, values, nulls, false, 0);
+	ret = execute_suspended(command, nargs, types, values, nulls, cached);
 	if (ret < 0)
 		elog(ERROR, "could not run \"%s\": %s", command, SPI_result_code_string(ret));
 	processed = SPI_processed;
 	if (first)
 	{
-		*first = NULL;
+		*first_isnull = true;
 		if (SPI_tuptable != NULL && SPI_processed > 0)
 		{
-			char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
+			Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											  first_isnull);
 
-			if (value != NULL)
+			*first_type = att->atttypid;
+			if (!*first_isnull)
 			{
 				MemoryContext spi_context = MemoryContextSwitchTo(caller_context);
 
-				*first = cstring_to_text(value);
+				*first = datumCopy(value, att->attbyval, att->attlen);
 				MemoryContextSwitchTo(spi_context);
 			}
 		}
@@ -215,7 +335,7 @@ execute_as_owner(FunctionCallInfo fcinfo, text **first)
 Datum
 pd_owner_execute(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64((int64) execute_as_owner(fcinfo, NULL));
+	PG_RETURN_INT64((int64) execute_as_owner(fcinfo, NULL, false));
 }
 
 /* _owner_query(rel, command, VARIADIC "any"): the first column of the first row */
@@ -224,7 +344,19 @@ pd_owner_query(PG_FUNCTION_ARGS)
 {
 	text	   *first;
 
-	(void) execute_as_owner(fcinfo, &first);
+	(void) execute_as_owner(fcinfo, &first, false);
+	if (first == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(first);
+}
+
+/* _owner_query_cached(rel, command, VARIADIC "any"): _owner_query, its plan kept */
+Datum
+pd_owner_query_cached(PG_FUNCTION_ARGS)
+{
+	text	   *first;
+
+	(void) execute_as_owner(fcinfo, &first, true);
 	if (first == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(first);
@@ -304,21 +436,19 @@ pd_typed_holds(PG_FUNCTION_ARGS)
 }
 
 /*
- * _equality_operator(regtype): OPERATOR(schema.=), the equality of the
- * type's default btree or hash operator class (for a domain, its base
- * type's); NULL if it has none.
+ * OPERATOR(schema.=), the equality of the type's default btree or hash
+ * operator class (for a domain, its base type's); NULL if it has none.
  */
-Datum
-pd_equality_operator(PG_FUNCTION_ARGS)
+char *
+pd_equality_operator_sql(Oid type)
 {
-	Oid			type = getBaseType(PG_GETARG_OID(0));
-	TypeCacheEntry *entry = lookup_type_cache(type, TYPECACHE_EQ_OPR);
+	TypeCacheEntry *entry = lookup_type_cache(getBaseType(type), TYPECACHE_EQ_OPR);
 	HeapTuple	tup;
 	Form_pg_operator oper;
 	char	   *result;
 
 	if (!OidIsValid(entry->eq_opr))
-		PG_RETURN_NULL();
+		return NULL;
 	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(entry->eq_opr));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for operator %u", entry->eq_opr);
@@ -327,5 +457,16 @@ pd_equality_operator(PG_FUNCTION_ARGS)
 	result = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(oper->oprnamespace)),
 					  NameStr(oper->oprname));
 	ReleaseSysCache(tup);
+	return result;
+}
+
+/* _equality_operator(regtype): pd_equality_operator_sql */
+Datum
+pd_equality_operator(PG_FUNCTION_ARGS)
+{
+	char	   *result = pd_equality_operator_sql(PG_GETARG_OID(0));
+
+	if (result == NULL)
+		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }

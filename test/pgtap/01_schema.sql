@@ -257,8 +257,11 @@ SELECT set_eq(
 		  'personal_data.recipients', 'personal_data.purpose_grants',
 		  'personal_data.consents', 'personal_data.consents_id_seq',
 		  'personal_data.legal_bases', 'personal_data.legal_bases_id_seq',
-		  'personal_data.holds', 'personal_data.holds_id_seq'],
-	'extconfig holds the catalog tables and their sequences');
+		  'personal_data.holds', 'personal_data.holds_id_seq',
+		  'personal_data.requests', 'personal_data.requests_id_seq',
+		  'personal_data.request_events', 'personal_data.request_events_id_seq',
+		  'personal_data.request_actions', 'personal_data.request_actions_id_seq'],
+	'extconfig holds the catalog tables (and the requests register) and their sequences');
 SELECT is((SELECT array_length(e.extconfig, 1) = array_length(e.extcondition, 1)
 			  AND '' = ALL (e.extcondition)
 			 FROM pg_extension e WHERE e.extname = 'personal_data'),

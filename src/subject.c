@@ -1,0 +1,507 @@
+/*-------------------------------------------------------------------------
+ *
+ * subject.c
+ *	  What the data-subject functions (subject_data, erase_subject; see
+ *	  sql/personal_data--0.4--0.5.sql) do on every call, from the policy
+ *	  cache rather than the catalogs, with plans kept for the session: they
+ *	  cost what the subject's rows cost.
+ *
+ * Each registered table is read as its owner (purge.c, pd_run_as_owner):
+ * the tables of one owner in one statement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+
+#include "personal_data.h"
+
+PG_FUNCTION_INFO_V1(pd_subject_tables);
+PG_FUNCTION_INFO_V1(pd_subject_document);
+PG_FUNCTION_INFO_V1(pd_erase_rows);
+
+/* A registered table as the subject functions see it. */
+typedef struct SubjectTable
+{
+	Oid			relid;
+	Oid			owner;
+	char	   *name;			/* schema-qualified, quoted as needed */
+	char	   *subject_column;
+	Oid			subject_type;
+	int32		subject_typmod;
+	char	   *equality;		/* OPERATOR(s.=), or NULL */
+	List	   *disclosed;		/* column names */
+	List	   *labelled;
+	PdOnExpiry	on_expiry;
+} SubjectTable;
+
+/* the registered tables (not partitions), in name order */
+static int
+subject_table_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp(((SubjectTable *) lfirst(a))->name, ((SubjectTable *) lfirst(b))->name);
+}
+
+static List *
+subject_tables(void)
+{
+	List	   *result = NIL;
+	List	   *relids = pd_registered_tables();
+	ListCell   *lc;
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		PdTableRules *rules = pd_table_rules(relid);
+		SubjectTable *t;
+		AttrNumber	subject_attnum;
+		int			ncolumns;
+		AttrNumber *attnums;
+		List	  **purposes;
+		Oid			collation;
+		HeapTuple	tup;
+
+		if (!rules->registered || rules->rules_relid != relid ||
+			rules->subject_attnum == InvalidAttrNumber)
+			continue;			/* a partition, or a label naming no column */
+		t = palloc0(sizeof(SubjectTable));
+		t->relid = relid;
+		/* the entry lasts until the next catalog access: copied first */
+		t->on_expiry = rules->on_expiry;
+		subject_attnum = rules->subject_attnum;
+		ncolumns = rules->ncolumns;
+		attnums = palloc(Max(ncolumns, 1) * sizeof(AttrNumber));
+		purposes = palloc(Max(ncolumns, 1) * sizeof(List *));
+		for (int i = 0; i < ncolumns; i++)
+		{
+			attnums[i] = rules->columns[i].attnum;
+			purposes[i] = NIL;
+			for (int j = 0; j < rules->columns[i].npurposes; j++)
+				purposes[i] = lappend(purposes[i], pstrdup(rules->columns[i].purposes[j]));
+		}
+		for (int i = 0; i < ncolumns; i++)
+		{
+			bool		is_disclosed = false;
+			ListCell   *pc;
+			char	   *attname = get_attname(relid, attnums[i], false);
+
+			foreach(pc, purposes[i])
+			{
+				PdPurpose  *purpose = pd_lookup_purpose(lfirst(pc));
+
+				if (purpose != NULL && purpose->disclosed)
+					is_disclosed = true;
+			}
+			t->labelled = lappend(t->labelled, attname);
+			if (is_disclosed)
+				t->disclosed = lappend(t->disclosed, attname);
+		}
+		t->subject_column = get_attname(relid, subject_attnum, false);
+		get_atttypetypmodcoll(relid, subject_attnum, &t->subject_type, &t->subject_typmod, &collation);
+		t->equality = pd_equality_operator_sql(t->subject_type);
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		if (!HeapTupleIsValid(tup))
+			continue;			/* dropped meanwhile */
+		t->owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+		/* schema-qualified whatever the search_path: a name for SQL and for the document */
+		t->name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											 get_rel_name(relid));
+		result = lappend(result, t);
+	}
+	list_sort(result, subject_table_cmp);
+	return result;
+}
+
+static Datum
+name_array(List *names)
+{
+	Datum	   *elems;
+	int			n = list_length(names);
+	int			i = 0;
+	ListCell   *lc;
+
+	elems = palloc(Max(n, 1) * sizeof(Datum));
+	foreach(lc, names)
+		elems[i++] = CStringGetTextDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * _subject_tables(): per registered table, in name order -- relation,
+ * subject_column, subject_type (as SQL), disclosed_columns (the labelled
+ * columns with a disclosed purpose, in column order; NULL if none),
+ * labelled_columns (all of them; NULL if none), on_expiry, subject_equality
+ * (the subject type's equality operator as SQL, NULL if it has none).
+ */
+Datum
+pd_subject_tables(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, subject_tables())
+	{
+		SubjectTable *t = lfirst(lc);
+		Datum		values[7];
+		bool		nulls[7] = {false};
+
+		values[0] = ObjectIdGetDatum(t->relid);
+		values[1] = CStringGetTextDatum(t->subject_column);
+		values[2] = CStringGetTextDatum(format_type_with_typemod(t->subject_type, t->subject_typmod));
+		values[3] = name_array(t->disclosed);
+		nulls[3] = t->disclosed == NIL;
+		values[4] = name_array(t->labelled);
+		nulls[4] = t->labelled == NIL;
+		values[5] = CStringGetTextDatum(t->on_expiry == PD_ON_EXPIRY_DELETE ? "delete" : "anonymize");
+		values[6] = t->equality ? CStringGetTextDatum(t->equality) : (Datum) 0;
+		nulls[6] = t->equality == NULL;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* SQL: is pd_row the subject's ($1, text)?  (_subject_condition in SQL) */
+static void
+append_subject_condition(StringInfo buf, SubjectTable *t)
+{
+	if (t->equality == NULL)
+		appendStringInfo(buf, "pd_row.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1",
+						 quote_identifier(t->subject_column));
+	else if (t->subject_type == TEXTOID || t->subject_type == VARCHAROID)
+		/* every text is a value of these: no need to try */
+		appendStringInfo(buf, "pd_row.%s %s $1", quote_identifier(t->subject_column), t->equality);
+	else
+		appendStringInfo(buf, "pd_row.%s %s ANY (personal_data._typed_holds(ARRAY[$1], NULL::%s))",
+						 quote_identifier(t->subject_column), t->equality,
+						 format_type_with_typemod(t->subject_type, t->subject_typmod));
+}
+
+static void
+check_may_act_as(SubjectTable *t)
+{
+	if (!has_privs_of_role(GetUserId(), t->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run statements as the owner of table \"%s\"", t->name)));
+}
+
+/*
+ * _subject_document(subject text) RETURNS jsonb: {table: [rows]} of the
+ * tables holding rows of subject, each row its subject column and the
+ * labelled columns of a disclosed purpose.  One statement per table owner,
+ * its plan kept.
+ */
+Datum
+pd_subject_document(PG_FUNCTION_ARGS)
+{
+	List	   *tables = subject_tables();
+	Jsonb	   *document = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1] = {' '};
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	values[0] = PG_GETARG_DATUM(0);
+
+	while (tables != NIL)
+	{
+		SubjectTable *first = linitial(tables);
+		List	   *rest = NIL;
+		ListCell   *lc;
+		StringInfoData sql;
+		bool		any = false;
+		Datum		result;
+		bool		isnull;
+		Oid			result_type;
+
+		/* the tables of first's owner, in one statement */
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_object_agg(k, v) FROM (VALUES ");
+		foreach(lc, tables)
+		{
+			SubjectTable *t = lfirst(lc);
+			ListCell   *cc;
+
+			if (t->owner != first->owner)
+			{
+				rest = lappend(rest, t);
+				continue;
+			}
+			if (t->disclosed == NIL)
+				continue;		/* only undisclosed (entrusted) data */
+			check_may_act_as(t);
+			appendStringInfo(&sql, "%s(%s, (SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x)) FROM (SELECT pd_row.%s",
+							 any ? ", " : "", quote_literal_cstr(t->name),
+							 quote_identifier(t->subject_column));
+			foreach(cc, t->disclosed)
+				appendStringInfo(&sql, ", pd_row.%s", quote_identifier(lfirst(cc)));
+			appendStringInfo(&sql, " FROM %s AS pd_row WHERE ", t->name);
+			append_subject_condition(&sql, t);
+			appendStringInfoString(&sql, ") x))");
+			any = true;
+		}
+		appendStringInfoString(&sql, ") s(k, v) WHERE v IS NOT NULL");
+		tables = rest;
+		if (!any)
+			continue;
+		(void) pd_run_as_owner(first->owner, sql.data, 1, types, values, nulls, true,
+							   &result, &isnull, &result_type);
+		if (isnull)
+			continue;
+		document = document == NULL ? DatumGetJsonbP(result) :
+			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(document), result));
+	}
+	if (document == NULL)
+		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	PG_RETURN_JSONB_P(document);
+}
+
+/* The tables of one owner, erased in one statement. */
+typedef struct OwnerGroup
+{
+	Oid			owner;
+	List	   *tables;			/* SubjectTable * */
+	List	   *references;		/* relids the group's tables reference */
+} OwnerGroup;
+
+static List *
+owner_groups(List *tables)
+{
+	List	   *groups = NIL;
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		SubjectTable *t = lfirst(lc);
+		OwnerGroup *group = NULL;
+		ListCell   *gc;
+		Relation	rel;
+		ListCell   *fc;
+
+		foreach(gc, groups)
+		{
+			if (((OwnerGroup *) lfirst(gc))->owner == t->owner)
+				group = lfirst(gc);
+		}
+		if (group == NULL)
+		{
+			group = palloc0(sizeof(OwnerGroup));
+			group->owner = t->owner;
+			groups = lappend(groups, group);
+		}
+		group->tables = lappend(group->tables, t);
+		/* the foreign keys of the table, from the relcache */
+		rel = table_open(t->relid, AccessShareLock);
+		foreach(fc, RelationGetFKeyList(rel))
+			group->references = lappend_oid(group->references,
+											((ForeignKeyCacheInfo *) lfirst(fc))->confrelid);
+		table_close(rel, AccessShareLock);
+	}
+	return groups;
+}
+
+/*
+ * The groups in an order that respects the foreign keys between owners: a
+ * group whose tables reference another group's comes first (in one group's
+ * statement, the checks come at its end, when all its deletes are done).
+ * A cycle: the rest in their order.
+ */
+static List *
+erasure_order(List *groups)
+{
+	List	   *ordered = NIL;
+
+	while (groups != NIL)
+	{
+		OwnerGroup *next = NULL;
+		ListCell   *gc;
+
+		foreach(gc, groups)
+		{
+			OwnerGroup *g = lfirst(gc);
+			bool		referenced = false;
+			ListCell   *oc;
+
+			/* does a remaining group reference one of g's tables? */
+			foreach(oc, groups)
+			{
+				OwnerGroup *other = lfirst(oc);
+				ListCell   *tc;
+
+				if (other == g)
+					continue;
+				foreach(tc, g->tables)
+				{
+					if (list_member_oid(other->references, ((SubjectTable *) lfirst(tc))->relid))
+						referenced = true;
+				}
+			}
+			if (!referenced)
+			{
+				next = g;
+				break;
+			}
+		}
+		if (next == NULL)
+			next = linitial(groups);
+		ordered = lappend(ordered, next);
+		groups = list_delete_ptr(groups, next);
+	}
+	return ordered;
+}
+
+/*
+ * _erase_rows(subject text, action text, holds text[]) RETURNS jsonb:
+ * deletes or anonymizes (action, or each table's on_expiry when NULL) the
+ * subject's rows in every registered table, as the tables' owners, one
+ * statement per owner; {table: {deleted|anonymized: n}} of the tables where
+ * rows changed.  Raises if a hold names the subject as one of the tables'
+ * subject types says (citext: in any case); the caller has locked the holds.
+ */
+Datum
+pd_erase_rows(PG_FUNCTION_ARGS)
+{
+	List	   *groups;
+	Jsonb	   *counts = NULL;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	char	   *action = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		have_holds = !PG_ARGISNULL(2);
+	ListCell   *gc;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = have_holds ? PG_GETARG_DATUM(2) : (Datum) 0;
+	nulls[1] = have_holds ? ' ' : 'n';
+	groups = erasure_order(owner_groups(subject_tables()));
+
+	/* held, as any of the tables' types says? */
+	if (have_holds)
+	{
+		foreach(gc, groups)
+		{
+			OwnerGroup *g = lfirst(gc);
+			StringInfoData sql;
+			ListCell   *tc;
+			Datum		held;
+			bool		isnull;
+			Oid			held_type;
+			bool		any = false;
+
+			initStringInfo(&sql);
+			appendStringInfoString(&sql, "SELECT false");
+			foreach(tc, g->tables)
+			{
+				SubjectTable *t = lfirst(tc);
+				char	   *type = format_type_with_typemod(t->subject_type, t->subject_typmod);
+
+				check_may_act_as(t);
+				if (t->equality == NULL)
+					continue;
+				appendStringInfo(&sql, " OR EXISTS (SELECT 1 FROM pg_catalog.unnest(personal_data._typed_holds(ARRAY[$1], NULL::%s)) s,"
+								 " pg_catalog.unnest(personal_data._typed_holds($2, NULL::%s)) h WHERE s %s h)",
+								 type, type, t->equality);
+				any = true;
+			}
+			if (!any)
+				continue;
+			(void) pd_run_as_owner(g->owner, sql.data, 2, types, values, nulls, true,
+								   &held, &isnull, &held_type);
+			if (!isnull && DatumGetBool(held))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("subject \"%s\" is under a legal hold", TextDatumGetCString(values[0])),
+						 errhint("Release the hold first (release_hold), if the law allows.")));
+		}
+	}
+
+	foreach(gc, groups)
+	{
+		OwnerGroup *g = lfirst(gc);
+		StringInfoData ctes;
+		StringInfoData result;
+		ListCell   *tc;
+		int			n = 0;
+		Datum		group_counts;
+		bool		isnull;
+		Oid			counts_type;
+
+		initStringInfo(&ctes);
+		initStringInfo(&result);
+		foreach(tc, g->tables)
+		{
+			SubjectTable *t = lfirst(tc);
+			bool		delete;
+			ListCell   *cc;
+
+			check_may_act_as(t);
+			delete = action ? strcmp(action, "delete") == 0 : t->on_expiry == PD_ON_EXPIRY_DELETE;
+			if (!delete && t->labelled == NIL)
+				continue;		/* nothing to anonymize */
+			appendStringInfo(&ctes, "%sd%d AS (", n > 0 ? ", " : "WITH ", n);
+			if (delete)
+				appendStringInfo(&ctes, "DELETE FROM %s AS pd_row WHERE ", t->name);
+			else
+			{
+				bool		first = true;
+
+				appendStringInfo(&ctes, "UPDATE %s AS pd_row SET ", t->name);
+				foreach(cc, t->labelled)
+				{
+					appendStringInfo(&ctes, "%s%s = NULL", first ? "" : ", ", quote_identifier(lfirst(cc)));
+					first = false;
+				}
+				appendStringInfoString(&ctes, " WHERE NOT (");
+				first = true;
+				/* rows anonymized already are left alone */
+				foreach(cc, t->labelled)
+				{
+					appendStringInfo(&ctes, "%spd_row.%s IS NULL", first ? "" : " AND ",
+									 quote_identifier(lfirst(cc)));
+					first = false;
+				}
+				appendStringInfoString(&ctes, ") AND ");
+			}
+			append_subject_condition(&ctes, t);
+			appendStringInfoString(&ctes, " RETURNING 1)");
+			appendStringInfo(&result, "%s%s, (SELECT CASE WHEN n > 0 THEN pg_catalog.jsonb_build_object(%s, n) END"
+							 " FROM (SELECT pg_catalog.count(*) AS n FROM d%d) c)",
+							 n > 0 ? ", " : "", quote_literal_cstr(t->name),
+							 delete ? "'deleted'" : "'anonymized'", n);
+			n++;
+		}
+		if (n == 0)
+			continue;
+		appendStringInfo(&ctes, " SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(%s))", result.data);
+		(void) pd_run_as_owner(g->owner, ctes.data, 1, types, values, nulls, true,
+							   &group_counts, &isnull, &counts_type);
+		if (isnull)
+			continue;
+		counts = counts == NULL ? DatumGetJsonbP(group_counts) :
+			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(counts), group_counts));
+	}
+	if (counts == NULL)
+		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	PG_RETURN_JSONB_P(counts);
+}
