@@ -439,6 +439,7 @@ SET personal_data.enforce = off
 AS $$
 DECLARE
 	t record;
+	plan record;
 	n bigint;
 	retention interval;
 	home text := current_setting('personal_data.home_country');
@@ -499,24 +500,26 @@ BEGIN
 				format('no index leads with the subject column %I: subject_data() and erase_subject() scan the table',
 					   t.subject_column));
 		END IF;
-		-- expired rows kept by holds
-		IF retention IS NOT NULL AND t.collected_at_column IS NOT NULL AND personal_data._holds_active() THEN
-			EXECUTE format('SELECT count(*) FROM %s AS pd_row WHERE pd_row.%I < $1 AND %s',
-						   t.relation, t.collected_at_column,
-						   personal_data._held_condition(format('pd_row.%I', t.subject_column)))
-				INTO n USING now() - retention;
+		-- expired rows kept by holds (read as the table's owner: its types' code is the owner's)
+		SELECT * INTO plan FROM personal_data._purge_plan(t.relation, t.relation);
+		IF plan.cutoff IS NOT NULL AND plan.held <> 'false' THEN
+			n := personal_data._owner_query(t.relation,
+				format('SELECT count(*) FROM %s AS pd_row WHERE %s AND %s', t.relation, plan.expired, plan.held),
+				plan.cutoff, plan.holds)::bigint;
 			IF n > 0 THEN
 				INSERT INTO pd_report VALUES ('info', 'expired_rows_held', t.relation::text,
 					format('%s expired rows kept by legal holds', n));
 			END IF;
 		END IF;
-		-- minors' rows without a guardian's consent
+		-- minors' rows without a guardian's consent (as the owner, given the consenting subjects)
 		IF t.birthdate_column IS NOT NULL THEN
-			EXECUTE format('SELECT count(*) FROM %s AS pd_row WHERE pd_row.%I > $1'
-						   ' AND NOT EXISTS (SELECT 1 FROM personal_data.consents c'
-						   ' WHERE c.subject = pd_row.%I::text AND c.by_guardian AND c.withdrawn_at IS NULL)',
-						   t.relation, t.birthdate_column, t.subject_column)
-				INTO n USING now() - make_interval(years => current_setting('personal_data.minor_age')::int);
+			n := personal_data._owner_query(t.relation,
+				format('SELECT count(*) FROM %s AS pd_row WHERE pd_row.%I > $1'
+					   ' AND NOT coalesce(pd_row.%I::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2), false)',
+					   t.relation, t.birthdate_column, t.subject_column),
+				now() - make_interval(years => current_setting('personal_data.minor_age')::int),
+				coalesce((SELECT array_agg(DISTINCT c.subject) FROM personal_data.consents c
+						   WHERE c.by_guardian AND c.withdrawn_at IS NULL), '{}'::text[]))::bigint;
 			IF n > 0 THEN
 				INSERT INTO pd_report VALUES ('error', 'minor_without_guardian_consent', t.relation::text,
 					format('%s rows of minors without any guardian''s consent', n));
