@@ -396,5 +396,12 @@ GRANT EXECUTE ON FUNCTION
 	personal_data.withdraw_consent(text, text, regrole),
 	personal_data.record_legal_basis(regrole, text, text, text, text, timestamptz),
 	personal_data.place_hold(text, text, timestamptz),
-	personal_data.release_hold(bigint)
+	personal_data.release_hold(bigint),
+	personal_data.open_request(text, text, text),
+	personal_data.close_request(bigint, text, text),
+	personal_data.overdue_requests(),
+	personal_data.subject_data(text, bigint),
+	personal_data.erase_subject(text, bigint, text),
+	personal_data.compliance_report(),
+	personal_data.discover(name)
 TO privacy_office;

@@ -552,11 +552,67 @@ SELECT customer_id, full_name, signed_up_at::date FROM customers ORDER BY custom
 \echo
 SELECT topic, sender_email, full_name, message, received_at::date FROM inquiries ORDER BY inquiry_id;
 
+\echo
+\echo '=== 13. Data subjects'' requests, and the monthly report ======================'
+\echo 'The privacy office (role privacy_office) answers requests with SQL functions.'
+\echo 'Aiko Yamada (C-1001) asks for a copy of what the company holds on her; the'
+\echo 'request is due in personal_data.response_period (30 days):'
+\echo
+SET ROLE privacy_office;
+SELECT personal_data.open_request('C-1001', 'disclosure', 'a copy of my data') AS disclosure \gset
+SELECT id, subject, kind, status, due_at - received_at AS due_in FROM personal_data.requests WHERE id = :disclosure;
+\echo 'subject_data(): her rows in every registered table (the labelled columns of'
+\echo 'disclosed purposes; data entrusted by clients is left out), her consents, the'
+\echo 'record of provisions of her data to third parties, her requests.  Given the'
+\echo 'request, the export is recorded against it:'
+\echo
+SELECT jsonb_pretty(personal_data.subject_data('C-1001', :disclosure) - 'generated_at') AS document;
+SELECT personal_data.close_request(:disclosure, 'completed', 'sent by registered mail');
+SELECT request_id, action, detail FROM personal_data.request_actions WHERE request_id = :disclosure;
+\echo 'Kenji Mori (C-1004) has a new phone number.  The correction is an ordinary'
+\echo 'UPDATE by crm_app under its purpose; personal_data.request_id ties it to the'
+\echo 'request in the access log:'
+\echo
+SELECT personal_data.open_request('C-1004', 'correction', 'new phone +81 6 5555 0199') AS correction \gset
+RESET ROLE;
+SELECT coalesce(max(last_id), 0) AS log_start FROM personal_data.access_log_batches \gset
+SET ROLE crm_app;
+SET personal_data.purpose = 'maintenance_support';
+SET personal_data.request_id = :correction;
+UPDATE customers SET phone = '+81 6 5555 0199' WHERE customer_id = 'C-1004';
+RESET personal_data.request_id;
+RESET personal_data.purpose;
+RESET ROLE;
+SELECT personal_data.audit_flush() IS NOT NULL AS flushed;
+SELECT command, relation, reason FROM personal_data.access_log
+ WHERE id > :log_start AND (command = 'SET' AND reason LIKE 'personal_data.request_id%' OR relation = 'public.customers')
+ ORDER BY id;
+SET ROLE privacy_office;
+SELECT personal_data.close_request(:correction, 'completed', 'phone number corrected');
+\echo 'Maria Lopez (C-1005) asks to be deleted.  erase_subject() deletes or'
+\echo 'anonymizes (each table''s on_expiry) her rows in every registered table, in'
+\echo 'one transaction, and records what it did against the request:'
+\echo
+SELECT personal_data.open_request('C-1005', 'deletion', 'please delete my data') AS erasure \gset
+SELECT personal_data.erase_subject('C-1005', :erasure);
+SELECT personal_data.close_request(:erasure, 'completed', 'erased');
+\echo 'Ben Carter (C-1002) is under a legal hold: his erasure is refused until the'
+\echo 'hold is released.'
+\echo
+\set ON_ERROR_STOP 0
+SELECT personal_data.erase_subject('C-1002');
+\set ON_ERROR_STOP 1
+\echo 'The monthly report: what is out of policy now, most severe first, and the'
+\echo 'requests past their due date:'
+\echo
+SELECT severity, check_name, object, detail FROM personal_data.compliance_report();
+SELECT id, subject, kind, due_at::date FROM personal_data.overdue_requests();
+\echo 'discover(): unlabelled columns that look like personal data, with the call'
+\echo 'that would label them:'
+\echo
+SELECT relation, column_name, looks_like, found_by, confidence FROM personal_data.discover('public');
+RESET ROLE;
+
 -------------------------------------------------------------------------------
 -- New sections go here.
 -------------------------------------------------------------------------------
-
-\echo
-\echo '=== Coming next =============================================================='
-\echo 'Next: data subjects'' requests are answered.  See README.md.'
-\echo
