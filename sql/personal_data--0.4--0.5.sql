@@ -1,8 +1,8 @@
 /*
  * personal_data 0.4 -> 0.5: data-subject requests (DESIGN.md §6).
- * WORK IN PROGRESS on branch subject-rights-wip: the requests register,
- * subject_data() and erase_subject() are here; compliance_report(),
- * discover() and the request_id setting come next.
+ * The requests register, subject_data(), erase_subject(),
+ * compliance_report(), discover(); the personal_data.request_id and
+ * personal_data.response_period settings are in src/personal_data.c.
  *
  * Compliance staff answer requests with these functions.  subject_data()
  * and erase_subject() read and write each registered table as its owner

@@ -1,6 +1,6 @@
 -- 08_requests.sql: data-subject requests (DESIGN.md §6): the register, its
 -- history and actions, subject_data() and erase_subject(), bad input and
--- privileges.  (WIP: subject-rights-wip branch.)
+-- privileges.
 BEGIN;
 CREATE EXTENSION personal_data;
 SELECT plan(37);

@@ -1,6 +1,5 @@
 -- 09_compliance.sql: compliance_report() and discover() (DESIGN.md §6): each
 -- check fires on what is out of policy and is silent otherwise.
--- (WIP: subject-rights-wip branch.)
 BEGIN;
 CREATE EXTENSION personal_data;
 SELECT plan(16);

@@ -94,6 +94,10 @@ SELECT personal_data.record_legal_basis('regress_partner', 'vital_interest', 'In
 SELECT personal_data.place_hold('cust-1', 'litigation 2024-17');
 SELECT personal_data.place_hold('cust-4', 'tax audit', now() + interval '90 days');
 SELECT personal_data.release_hold(personal_data.place_hold('cust-5', 'closed case'));
+SELECT personal_data.open_request('cust-1', 'disclosure', 'a copy of my data');
+SELECT personal_data.subject_data('cust-1', 1) IS NOT NULL;
+SELECT personal_data.close_request(1, 'completed', 'sent');
+SELECT personal_data.open_request('cust-2', 'complaint');
 });
 
 # Every view of the policy, as text, keyed by a name.
@@ -118,12 +122,18 @@ my %views = (
 	consents => 'SELECT * FROM personal_data.consents ORDER BY id',
 	legal_bases => 'SELECT * FROM personal_data.legal_bases ORDER BY id',
 	holds => 'SELECT * FROM personal_data.holds ORDER BY id',
+	# the requests register, its history and actions (dumped: DESIGN.md §6)
+	requests => 'SELECT * FROM personal_data.requests ORDER BY id',
+	request_events => 'SELECT * FROM personal_data.request_events ORDER BY id',
+	request_actions => 'SELECT * FROM personal_data.request_actions ORDER BY id',
 	sequences => q{
 		SELECT 'consents', last_value, is_called FROM personal_data.consents_id_seq
 		UNION ALL
 		SELECT 'legal_bases', last_value, is_called FROM personal_data.legal_bases_id_seq
 		UNION ALL
-		SELECT 'holds', last_value, is_called FROM personal_data.holds_id_seq},
+		SELECT 'holds', last_value, is_called FROM personal_data.holds_id_seq
+		UNION ALL
+		SELECT 'requests', last_value, is_called FROM personal_data.requests_id_seq},
 	column_access => q{
 		SELECT r, a.* FROM unnest(ARRAY['app.customers', 'app.applicants', 'app.orders',
 			'app.orders_2024', 'app.orders_2025', '"Mixed Case"']) r,
@@ -176,7 +186,7 @@ is( $src->safe_psql(
 	'21|5|3|2|5|1|1|2|1',
 	'source: purposes, departments, recipients, grants, consents, bases and holds');
 is( $before->{sequences},
-	"consents|4|t\nlegal_bases|2|t\nholds|3|t",
+	"consents|4|t\nlegal_bases|2|t\nholds|3|t\nrequests|2|t",
 	'source: id sequences');
 is( $src->safe_psql(
 		'pd_source',
