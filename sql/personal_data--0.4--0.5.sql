@@ -290,6 +290,13 @@ BEGIN
 	IF request_id IS NOT NULL THEN
 		PERFORM personal_data._require_open_request(request_id, subject, ARRAY['deletion', 'suspension']);
 	END IF;
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		-- an older snapshot could miss a hold placed before the call
+		RAISE EXCEPTION 'erase_subject() must run in a READ COMMITTED transaction'
+			USING ERRCODE = 'invalid_transaction_state',
+				  DETAIL = format('The transaction is %s: its snapshot may predate a hold.',
+								  upper(current_setting('transaction_isolation')));
+	END IF;
 	-- a hold placed now waits for this erasure, or is seen by it
 	LOCK TABLE personal_data.holds IN SHARE MODE;
 	held := personal_data._active_holds();
@@ -374,6 +381,7 @@ BEGIN
 		  JOIN pg_namespace n ON n.oid = k.relnamespace
 		  JOIN pg_attribute a ON a.attrelid = k.oid AND a.attnum > 0 AND NOT a.attisdropped
 		 WHERE k.relkind IN ('r', 'p') AND NOT k.relispartition
+		   AND k.relpersistence <> 't'	-- other sessions' temporary tables cannot be read
 		   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'personal_data', 'pg_toast')
 		   AND (schema IS NULL OR n.nspname = schema)
 		   AND NOT EXISTS (SELECT 1 FROM personal_data.labelled_columns l

@@ -1188,6 +1188,14 @@ pd_needs_fmgr_hook(Oid fn_oid)
 		return false;
 
 	/*
+	 * User code a suspended statement calls (a table's triggers, the
+	 * functions of its constraints and types) is not the extension's
+	 * statement: claimed, it runs with enforcement (pd_fmgr_hook).
+	 */
+	if (pd_enforcement_suspended > 0)
+		return true;
+
+	/*
 	 * User code called from a referential-integrity query (the referencing
 	 * table's triggers on a cascade, a default, an operator) is not part of
 	 * the integrity check: claimed, it runs with enforcement (pd_fmgr_hook).
@@ -1215,6 +1223,10 @@ pd_needs_fmgr_hook(Oid fn_oid)
  * one session role must not serve another: entering one after the session
  * role changed replans.  Such functions always pass through this hook.
  */
+/* what pd_fmgr_hook keeps in its private datum between start and end */
+#define FMGR_LEFT_NOFORCE_RLS	1
+#define FMGR_SUSPENSION_SHIFT	1
+
 static void
 pd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 {
@@ -1239,23 +1251,41 @@ pd_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		 * (sub)transaction abort restores the context.)
 		 */
 		GetUserIdAndSecContext(&userid, &sec_context);
+		*private = Int32GetDatum(0);
 		if (sec_context & SECURITY_NOFORCE_RLS)
 		{
 			SetUserIdAndSecContext(userid, sec_context & ~SECURITY_NOFORCE_RLS);
-			*private = BoolGetDatum(true);
+			*private = Int32GetDatum(FMGR_LEFT_NOFORCE_RLS);
+		}
+
+		/*
+		 * Leave a suspension of enforcement (purge.c) likewise: the policy
+		 * applies to user code, whoever calls it.  The suspension is back
+		 * when the function returns, or fails.
+		 */
+		if (pd_enforcement_suspended > 0)
+		{
+			*private = Int32GetDatum(DatumGetInt32(*private) |
+									 (pd_enforcement_suspended << FMGR_SUSPENSION_SHIFT));
+			pd_enforcement_suspended = 0;
 		}
 	}
-	else if (event == FHET_END && DatumGetBool(*private))
+	else if (event == FHET_END || event == FHET_ABORT)
 	{
-		Oid			userid;
-		int			sec_context;
+		int32		saved = DatumGetInt32(*private);
 
-		GetUserIdAndSecContext(&userid, &sec_context);
-		SetUserIdAndSecContext(userid, sec_context | SECURITY_NOFORCE_RLS);
-		*private = BoolGetDatum(false);
+		if (event == FHET_END && (saved & FMGR_LEFT_NOFORCE_RLS))
+		{
+			Oid			userid;
+			int			sec_context;
+
+			GetUserIdAndSecContext(&userid, &sec_context);
+			SetUserIdAndSecContext(userid, sec_context | SECURITY_NOFORCE_RLS);
+		}
+		if ((saved >> FMGR_SUSPENSION_SHIFT) > 0)
+			pd_enforcement_suspended = saved >> FMGR_SUSPENSION_SHIFT;
+		*private = Int32GetDatum(0);
 	}
-	else if (event == FHET_ABORT)
-		*private = BoolGetDatum(false);
 	if (prev_fmgr_hook)
 		prev_fmgr_hook(event, flinfo, private);
 }

@@ -424,9 +424,15 @@ pd_typed_holds(PG_FUNCTION_ARGS)
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(outer);
 			CurrentResourceOwner = outer_owner;
-			/* not a value of the type: data exceptions, a domain's check */
+			/*
+			 * not a value of the type: data exceptions, a domain's check, a
+			 * name a reg* type does not find
+			 */
 			if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
-				ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+				ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION &&
+				edata->sqlerrcode != ERRCODE_UNDEFINED_OBJECT &&
+				edata->sqlerrcode != ERRCODE_UNDEFINED_FUNCTION &&
+				edata->sqlerrcode != ERRCODE_UNDEFINED_TABLE)
 				ReThrowError(edata);
 			FreeErrorData(edata);
 		}

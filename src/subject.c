@@ -24,8 +24,11 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/ruleutils.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
@@ -46,6 +49,8 @@ typedef struct SubjectTable
 	Oid			subject_type;
 	int32		subject_typmod;
 	char	   *equality;		/* OPERATOR(s.=), or NULL */
+	char	   *collation;		/* " COLLATE x" of the subject column, or "" */
+	bool		only;			/* not partitioned: ONLY (inheritance children are registered apart) */
 	List	   *disclosed;		/* column names */
 	List	   *labelled;
 	PdOnExpiry	on_expiry;
@@ -58,8 +63,51 @@ subject_table_cmp(const ListCell *a, const ListCell *b)
 	return strcmp(((SubjectTable *) lfirst(a))->name, ((SubjectTable *) lfirst(b))->name);
 }
 
+static List *build_subject_tables(void);
+
+/*
+ * The registered tables, as the subject functions see them: built once,
+ * then reused until the policy cache sees an invalidation (a label, a
+ * purpose, a table changed).
+ */
+static MemoryContext subject_tables_context = NULL;
+static List *subject_tables_cached = NIL;
+static uint64 subject_tables_generation = 0;
+
 static List *
 subject_tables(void)
+{
+	uint64		generation = pd_policy_generation;
+	MemoryContext oldcxt;
+
+	if (subject_tables_context != NULL && subject_tables_generation == generation)
+		return subject_tables_cached;
+	if (subject_tables_context == NULL)
+		subject_tables_context = AllocSetContextCreate(CacheMemoryContext, "personal_data subject tables",
+													   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(subject_tables_context);
+	subject_tables_cached = NIL;
+	subject_tables_generation = 0;
+	oldcxt = MemoryContextSwitchTo(subject_tables_context);
+	PG_TRY();
+	{
+		subject_tables_cached = build_subject_tables();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	/* an invalidation while building: built again next time */
+	subject_tables_generation = generation;
+	return subject_tables_cached;
+}
+
+static List *
+build_subject_tables(void)
 {
 	List	   *result = NIL;
 	List	   *relids = pd_registered_tables();
@@ -115,10 +163,14 @@ subject_tables(void)
 		t->subject_column = get_attname(relid, subject_attnum, false);
 		get_atttypetypmodcoll(relid, subject_attnum, &t->subject_type, &t->subject_typmod, &collation);
 		t->equality = pd_equality_operator_sql(t->subject_type);
+		/* holds compare as the column does (a nondeterministic collation too) */
+		t->collation = OidIsValid(collation) ?
+			psprintf(" COLLATE %s", generate_collation_name(collation)) : "";
 		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 		if (!HeapTupleIsValid(tup))
 			continue;			/* dropped meanwhile */
 		t->owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		t->only = ((Form_pg_class) GETSTRUCT(tup))->relkind != RELKIND_PARTITIONED_TABLE;
 		ReleaseSysCache(tup);
 		/* schema-qualified whatever the search_path: a name for SQL and for the document */
 		t->name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
@@ -192,6 +244,22 @@ append_subject_condition(StringInfo buf, SubjectTable *t)
 		appendStringInfo(buf, "pd_row.%s %s ANY (personal_data._typed_holds(ARRAY[$1], NULL::%s))",
 						 quote_identifier(t->subject_column), t->equality,
 						 format_type_with_typemod(t->subject_type, t->subject_typmod));
+	(void) t->collation;		/* the column's own collation applies to the comparison */
+}
+
+/*
+ * A recipient reads a subject's rows only as the policy lets it, each
+ * provision recorded: not through these functions, which read every row.
+ */
+static void
+refuse_recipients(void)
+{
+	if (pd_session_recipient(GetOuterUserId()) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a recipient of personal data cannot use the data-subject functions"),
+				 errdetail("Role \"%s\" is registered as a recipient.",
+						   GetUserNameFromId(GetOuterUserId(), false))));
 }
 
 static void
@@ -220,6 +288,7 @@ pd_subject_document(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	refuse_recipients();
 	values[0] = PG_GETARG_DATUM(0);
 
 	while (tables != NIL)
@@ -254,7 +323,7 @@ pd_subject_document(PG_FUNCTION_ARGS)
 							 quote_identifier(t->subject_column));
 			foreach(cc, t->disclosed)
 				appendStringInfo(&sql, ", pd_row.%s", quote_identifier(lfirst(cc)));
-			appendStringInfo(&sql, " FROM %s AS pd_row WHERE ", t->name);
+			appendStringInfo(&sql, " FROM %s%s AS pd_row WHERE ", t->only ? "ONLY " : "", t->name);
 			append_subject_condition(&sql, t);
 			appendStringInfoString(&sql, ") x))");
 			any = true;
@@ -275,7 +344,7 @@ pd_subject_document(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(document);
 }
 
-/* The tables of one owner, erased in one statement. */
+/* A table to erase, and the tables it references (its group of one). */
 typedef struct OwnerGroup
 {
 	Oid			owner;
@@ -297,11 +366,12 @@ owner_groups(List *tables)
 		Relation	rel;
 		ListCell   *fc;
 
-		foreach(gc, groups)
-		{
-			if (((OwnerGroup *) lfirst(gc))->owner == t->owner)
-				group = lfirst(gc);
-		}
+		/*
+		 * A statement per table: the access log records each DELETE or
+		 * UPDATE with its rows, and the statement stays small however many
+		 * tables an owner has.
+		 */
+		(void) gc;
 		if (group == NULL)
 		{
 			group = palloc0(sizeof(OwnerGroup));
@@ -381,7 +451,7 @@ Datum
 pd_erase_rows(PG_FUNCTION_ARGS)
 {
 	List	   *groups;
-	Jsonb	   *counts = NULL;
+	StringInfoData counts;
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
@@ -391,6 +461,7 @@ pd_erase_rows(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	refuse_recipients();
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = have_holds ? PG_GETARG_DATUM(2) : (Datum) 0;
 	nulls[1] = have_holds ? ' ' : 'n';
@@ -420,8 +491,8 @@ pd_erase_rows(PG_FUNCTION_ARGS)
 				if (t->equality == NULL)
 					continue;
 				appendStringInfo(&sql, " OR EXISTS (SELECT 1 FROM pg_catalog.unnest(personal_data._typed_holds(ARRAY[$1], NULL::%s)) s,"
-								 " pg_catalog.unnest(personal_data._typed_holds($2, NULL::%s)) h WHERE s %s h)",
-								 type, type, t->equality);
+								 " pg_catalog.unnest(personal_data._typed_holds($2, NULL::%s)) h WHERE s%s %s h%s)",
+								 type, type, t->collation, t->equality, t->collation);
 				any = true;
 			}
 			if (!any)
@@ -436,72 +507,54 @@ pd_erase_rows(PG_FUNCTION_ARGS)
 		}
 	}
 
+	initStringInfo(&counts);
+	appendStringInfoChar(&counts, '{');
 	foreach(gc, groups)
 	{
 		OwnerGroup *g = lfirst(gc);
-		StringInfoData ctes;
-		StringInfoData result;
-		ListCell   *tc;
-		int			n = 0;
-		Datum		group_counts;
-		bool		isnull;
-		Oid			counts_type;
+		SubjectTable *t = linitial(g->tables);
+		StringInfoData sql;
+		bool		delete;
+		ListCell   *cc;
+		uint64		n;
 
-		initStringInfo(&ctes);
-		initStringInfo(&result);
-		foreach(tc, g->tables)
+		check_may_act_as(t);
+		delete = action ? strcmp(action, "delete") == 0 : t->on_expiry == PD_ON_EXPIRY_DELETE;
+		if (!delete && t->labelled == NIL)
+			continue;			/* nothing to anonymize */
+		initStringInfo(&sql);
+		if (delete)
+			appendStringInfo(&sql, "DELETE FROM %s%s AS pd_row WHERE ", t->only ? "ONLY " : "", t->name);
+		else
 		{
-			SubjectTable *t = lfirst(tc);
-			bool		delete;
-			ListCell   *cc;
+			bool		first = true;
 
-			check_may_act_as(t);
-			delete = action ? strcmp(action, "delete") == 0 : t->on_expiry == PD_ON_EXPIRY_DELETE;
-			if (!delete && t->labelled == NIL)
-				continue;		/* nothing to anonymize */
-			appendStringInfo(&ctes, "%sd%d AS (", n > 0 ? ", " : "WITH ", n);
-			if (delete)
-				appendStringInfo(&ctes, "DELETE FROM %s AS pd_row WHERE ", t->name);
-			else
+			appendStringInfo(&sql, "UPDATE %s%s AS pd_row SET ", t->only ? "ONLY " : "", t->name);
+			foreach(cc, t->labelled)
 			{
-				bool		first = true;
-
-				appendStringInfo(&ctes, "UPDATE %s AS pd_row SET ", t->name);
-				foreach(cc, t->labelled)
-				{
-					appendStringInfo(&ctes, "%s%s = NULL", first ? "" : ", ", quote_identifier(lfirst(cc)));
-					first = false;
-				}
-				appendStringInfoString(&ctes, " WHERE NOT (");
-				first = true;
-				/* rows anonymized already are left alone */
-				foreach(cc, t->labelled)
-				{
-					appendStringInfo(&ctes, "%spd_row.%s IS NULL", first ? "" : " AND ",
-									 quote_identifier(lfirst(cc)));
-					first = false;
-				}
-				appendStringInfoString(&ctes, ") AND ");
+				appendStringInfo(&sql, "%s%s = NULL", first ? "" : ", ", quote_identifier(lfirst(cc)));
+				first = false;
 			}
-			append_subject_condition(&ctes, t);
-			appendStringInfoString(&ctes, " RETURNING 1)");
-			appendStringInfo(&result, "%s%s, (SELECT CASE WHEN n > 0 THEN pg_catalog.jsonb_build_object(%s, n) END"
-							 " FROM (SELECT pg_catalog.count(*) AS n FROM d%d) c)",
-							 n > 0 ? ", " : "", quote_literal_cstr(t->name),
-							 delete ? "'deleted'" : "'anonymized'", n);
-			n++;
+			appendStringInfoString(&sql, " WHERE NOT (");
+			first = true;
+			/* rows anonymized already are left alone */
+			foreach(cc, t->labelled)
+			{
+				appendStringInfo(&sql, "%spd_row.%s IS NULL", first ? "" : " AND ",
+								 quote_identifier(lfirst(cc)));
+				first = false;
+			}
+			appendStringInfoString(&sql, ") AND ");
 		}
+		append_subject_condition(&sql, t);
+		n = pd_run_as_owner(t->owner, sql.data, 1, types, values, nulls, true, NULL, NULL, NULL);
 		if (n == 0)
 			continue;
-		appendStringInfo(&ctes, " SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(%s))", result.data);
-		(void) pd_run_as_owner(g->owner, ctes.data, 1, types, values, nulls, true,
-							   &group_counts, &isnull, &counts_type);
-		if (isnull)
-			continue;
-		counts = counts == NULL ? DatumGetJsonbP(group_counts) :
-			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(counts), group_counts));
+		if (counts.len > 1)
+			appendStringInfoString(&counts, ", ");
+		escape_json(&counts, t->name);
+		appendStringInfo(&counts, ": {\"%s\": " UINT64_FORMAT "}", delete ? "deleted" : "anonymized", n);
 	}
-	if (counts == NULL)
-		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-	PG_RETURN_JSONB_P(counts);
+	appendStringInfoChar(&counts, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(counts.data)));
 }
