@@ -338,28 +338,30 @@ pd_owner_execute(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) execute_as_owner(fcinfo, NULL, false));
 }
 
+/* the first column of the first row, as text, or SQL NULL */
+static Datum
+query_as_owner(FunctionCallInfo fcinfo, bool cached)
+{
+	text	   *first;
+
+	(void) execute_as_owner(fcinfo, &first, cached);
+	if (first == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(first);
+}
+
 /* _owner_query(rel, command, VARIADIC "any"): the first column of the first row */
 Datum
 pd_owner_query(PG_FUNCTION_ARGS)
 {
-	text	   *first;
-
-	(void) execute_as_owner(fcinfo, &first, false);
-	if (first == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(first);
+	return query_as_owner(fcinfo, false);
 }
 
 /* _owner_query_cached(rel, command, VARIADIC "any"): _owner_query, its plan kept */
 Datum
 pd_owner_query_cached(PG_FUNCTION_ARGS)
 {
-	text	   *first;
-
-	(void) execute_as_owner(fcinfo, &first, true);
-	if (first == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(first);
+	return query_as_owner(fcinfo, true);
 }
 
 /*

@@ -244,7 +244,6 @@ append_subject_condition(StringInfo buf, SubjectTable *t)
 		appendStringInfo(buf, "pd_row.%s %s ANY (personal_data._typed_holds(ARRAY[$1], NULL::%s))",
 						 quote_identifier(t->subject_column), t->equality,
 						 format_type_with_typemod(t->subject_type, t->subject_typmod));
-	(void) t->collation;		/* the column's own collation applies to the comparison */
 }
 
 /*
@@ -361,23 +360,17 @@ owner_groups(List *tables)
 	foreach(lc, tables)
 	{
 		SubjectTable *t = lfirst(lc);
-		OwnerGroup *group = NULL;
-		ListCell   *gc;
-		Relation	rel;
-		ListCell   *fc;
-
 		/*
 		 * A statement per table: the access log records each DELETE or
 		 * UPDATE with its rows, and the statement stays small however many
 		 * tables an owner has.
 		 */
-		(void) gc;
-		if (group == NULL)
-		{
-			group = palloc0(sizeof(OwnerGroup));
-			group->owner = t->owner;
-			groups = lappend(groups, group);
-		}
+		OwnerGroup *group = palloc0(sizeof(OwnerGroup));
+		Relation	rel;
+		ListCell   *fc;
+
+		group->owner = t->owner;
+		groups = lappend(groups, group);
 		group->tables = lappend(group->tables, t);
 		/* the foreign keys of the table, from the relcache */
 		rel = table_open(t->relid, AccessShareLock);
