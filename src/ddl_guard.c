@@ -589,21 +589,49 @@ dependents_of(Oid refclassid, Oid refobjid)
 	return result;
 }
 
-/* A registered table with a column of domain typid, or InvalidOid. */
+/*
+ * A registered table with a column whose values are checked by domain
+ * typid, or InvalidOid: a column of the domain, or of a type built on it --
+ * a domain over it, an array of it, a composite type (or a table's row
+ * type) with an attribute of one of those -- however deep.
+ */
 static Oid
-domain_used_by_registered_table(Oid typid)
+type_used_by_registered_table(Oid typid, int depth)
 {
 	ListCell   *lc;
 
+	/* types cannot be nested without end; this bounds a pathological chain */
+	check_stack_depth();
+	if (depth > 32)
+		return InvalidOid;
 	foreach(lc, dependents_of(TypeRelationId, typid))
 	{
 		ObjectAddress *object = lfirst(lc);
+		Oid			relid;
 
-		if (object->classId == RelationRelationId && object->objectSubId > 0 &&
-			pd_table_rules(object->objectId)->registered)
-			return object->objectId;
+		if (object->classId == TypeRelationId)
+			relid = type_used_by_registered_table(object->objectId, depth + 1);
+		else if (object->classId == RelationRelationId && object->objectSubId > 0)
+		{
+			if (pd_table_rules(object->objectId)->registered)
+				return object->objectId;
+			/* a column of a composite type, or of a table used as one */
+			relid = OidIsValid(get_rel_type_id(object->objectId)) ?
+				type_used_by_registered_table(get_rel_type_id(object->objectId), depth + 1) :
+				InvalidOid;
+		}
+		else
+			continue;
+		if (OidIsValid(relid))
+			return relid;
 	}
 	return InvalidOid;
+}
+
+static Oid
+domain_used_by_registered_table(Oid typid)
+{
+	return type_used_by_registered_table(typid, 0);
 }
 
 static void

@@ -284,6 +284,17 @@ define_settings(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("personal_data.purge_statement_timeout",
+							"Longest time a statement of the purge worker may run.",
+							"The table's code (triggers, constraints) runs in the purge's statements: one that "
+							"waits or loops longer is canceled, and the table is purged next round.  A database "
+							"is served at most ten times this long per round.",
+							&pd_purge_statement_timeout_ms,
+							60000, 100, INT_MAX / 20,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("personal_data.response_period",
 							"Time within which a data subject's request is to be answered.",
 							"open_request() sets a request's due date this long after it was received.",

@@ -230,6 +230,7 @@ extern void pd_audit_release_database(Oid dboid, bool dropped);
 extern int	pd_purge_naptime_s;
 extern int	pd_purge_batch_size;
 extern int	pd_purge_delay_ms;
+extern int	pd_purge_statement_timeout_ms;
 extern int	pd_response_period_s;
 extern char *pd_request_id;
 extern void pd_register_purge_launcher(void);
@@ -240,7 +241,7 @@ extern bool pd_purge_try_lock_session(Oid relid);
 extern void pd_purge_unlock_session(Oid relid);
 extern char *pd_equality_operator_sql(Oid type);
 extern uint64 pd_run_as_owner(Oid owner, const char *command, int nargs, Oid *types, Datum *values,
-							  char *nulls, bool cached, Datum *first, bool *first_isnull,
-							  Oid *first_type);
+							  char *nulls, bool cached, bool writes, Datum *first,
+							  bool *first_isnull, Oid *first_type);
 
 #endif							/* PERSONAL_DATA_H */

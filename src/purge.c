@@ -33,9 +33,12 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
@@ -55,6 +58,8 @@ PG_FUNCTION_INFO_V1(pd_owner_execute);
 PG_FUNCTION_INFO_V1(pd_owner_query);
 PG_FUNCTION_INFO_V1(pd_owner_query_cached);
 PG_FUNCTION_INFO_V1(pd_typed_holds);
+PG_FUNCTION_INFO_V1(pd_typed_holds_set);
+PG_FUNCTION_INFO_V1(pd_canonical_holds);
 PG_FUNCTION_INFO_V1(pd_equality_operator);
 PG_FUNCTION_INFO_V1(pd_purge_lock);
 
@@ -198,7 +203,7 @@ execute_suspended(const char *command, int nargs, Oid *types, Datum *values, cha
  * column of the first row, as text (NULL if none), when first is not NULL.
  */
 static uint64
-execute_as_owner(FunctionCallInfo fcinfo, text **first, bool cached)
+execute_as_owner(FunctionCallInfo fcinfo, text **first, bool cached, bool writes)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	char	   *command;
@@ -253,7 +258,7 @@ execute_as_owner(FunctionCallInfo fcinfo, text **first, bool cached)
 		}
 	}
 
-	processed = pd_run_as_owner(owner, command, nargs, types, values, nulls, cached,
+	processed = pd_run_as_owner(owner, command, nargs, types, values, nulls, cached, writes,
 								first ? &value : NULL, &isnull, &value_type);
 	if (first)
 	{
@@ -277,10 +282,19 @@ execute_as_owner(FunctionCallInfo fcinfo, text **first, bool cached)
  * the rows processed and, when first is not NULL, the first column of the
  * first row (copied into the caller's memory context; *isnull if there is
  * none) and its type.  The caller checks that it may act as owner.
+ *
+ * writes: the command deletes or updates.  Its constraint checks are then
+ * made IMMEDIATE first, for the rest of the transaction: PostgreSQL refuses
+ * to queue a deferred trigger (an INITIALLY DEFERRED foreign key, as ORMs
+ * declare them) within a security-restricted operation, since it would run
+ * at commit outside of it.  Made inside the restricted context, so a check
+ * the caller's earlier statements deferred fails here rather than runs with
+ * the caller's (perhaps a SECURITY DEFINER function's) privileges.
  */
 uint64
 pd_run_as_owner(Oid owner, const char *command, int nargs, Oid *types, Datum *values,
-				char *nulls, bool cached, Datum *first, bool *first_isnull, Oid *first_type)
+				char *nulls, bool cached, bool writes, Datum *first, bool *first_isnull,
+				Oid *first_type)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -298,6 +312,15 @@ pd_run_as_owner(Oid owner, const char *command, int nargs, Oid *types, Datum *va
 	/* rows a forced row-level security policy hid would not be purged: fail instead */
 	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+
+	if (writes)
+	{
+		ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
+
+		immediate->constraints = NIL;	/* ALL */
+		immediate->deferred = false;
+		AfterTriggerSetState(immediate);
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -335,7 +358,7 @@ pd_run_as_owner(Oid owner, const char *command, int nargs, Oid *types, Datum *va
 Datum
 pd_owner_execute(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64((int64) execute_as_owner(fcinfo, NULL, false));
+	PG_RETURN_INT64((int64) execute_as_owner(fcinfo, NULL, false, true));
 }
 
 /* the first column of the first row, as text, or SQL NULL */
@@ -344,7 +367,7 @@ query_as_owner(FunctionCallInfo fcinfo, bool cached)
 {
 	text	   *first;
 
-	(void) execute_as_owner(fcinfo, &first, cached);
+	(void) execute_as_owner(fcinfo, &first, cached, false);
 	if (first == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(first);
@@ -365,38 +388,29 @@ pd_owner_query_cached(PG_FUNCTION_ARGS)
 }
 
 /*
- * _typed_holds(subjects text[], sample anyelement) RETURNS anyarray: the
- * subjects that are values of sample's type (of its base type, for a
- * domain), as values of it.  A subject its input function refuses is left
- * out (no row can be that subject's); any other error is raised.
+ * The subjects of subjects (a text[]; NULLs skipped) that are values of
+ * type, as values of it (*values, *nvalues).  A subject its input function
+ * refuses is left out (no row can be that subject's); any other error is
+ * raised.
  */
-Datum
-pd_typed_holds(PG_FUNCTION_ARGS)
+static void
+parse_holds(ArrayType *subjects, Oid type, Datum **values, int *nvalues)
 {
-	Oid			elemtype = getBaseType(get_fn_expr_argtype(fcinfo->flinfo, 1));
-	ArrayType  *subjects;
 	Datum	   *texts;
 	bool	   *text_nulls;
 	int			ntexts;
-	Datum	   *values;
-	int			nvalues = 0;
 	Oid			typinput;
 	Oid			typioparam;
 	int16		typlen;
 	bool		typbyval;
-	char		typalign;
 	MemoryContext outer = CurrentMemoryContext;
 	ResourceOwner outer_owner = CurrentResourceOwner;
 
-	if (!OidIsValid(elemtype))
-		elog(ERROR, "could not determine the type of the subject column");
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	if (PG_ARGISNULL(0))
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(elemtype));
-	subjects = PG_GETARG_ARRAYTYPE_P(0);
+	get_typlenbyval(type, &typlen, &typbyval);
 	deconstruct_array(subjects, TEXTOID, -1, false, TYPALIGN_INT, &texts, &text_nulls, &ntexts);
-	getTypeInputInfo(elemtype, &typinput, &typioparam);
-	values = palloc(Max(ntexts, 1) * sizeof(Datum));
+	getTypeInputInfo(type, &typinput, &typioparam);
+	*values = palloc(Max(ntexts, 1) * sizeof(Datum));
+	*nvalues = 0;
 
 	for (int i = 0; i < ntexts; i++)
 	{
@@ -411,7 +425,7 @@ pd_typed_holds(PG_FUNCTION_ARGS)
 		{
 			Datum		value = OidInputFunctionCall(typinput, str, typioparam, -1);
 
-			values[nvalues++] = datumCopy(value, typbyval, typlen);
+			(*values)[(*nvalues)++] = datumCopy(value, typbyval, typlen);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(outer);
 			CurrentResourceOwner = outer_owner;
@@ -440,7 +454,89 @@ pd_typed_holds(PG_FUNCTION_ARGS)
 		}
 		PG_END_TRY();
 	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(values, nvalues, elemtype, typlen, typbyval, typalign));
+}
+
+/* the type of the sample argument (of its base type, for a domain) */
+static Oid
+holds_type(FunctionCallInfo fcinfo)
+{
+	Oid			type = getBaseType(get_fn_expr_argtype(fcinfo->flinfo, 1));
+
+	if (!OidIsValid(type))
+		elog(ERROR, "could not determine the type of the subject column");
+	return type;
+}
+
+/*
+ * _typed_holds(subjects text[], sample anyelement) RETURNS anyarray: the
+ * subjects that are values of sample's type, as values of it.  (Not for an
+ * array type: there is no array of it; _typed_holds_set serves those.)
+ */
+Datum
+pd_typed_holds(PG_FUNCTION_ARGS)
+{
+	Oid			type = holds_type(fcinfo);
+	Datum	   *values;
+	int			nvalues;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(type));
+	parse_holds(PG_GETARG_ARRAYTYPE_P(0), type, &values, &nvalues);
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, nvalues, type, typlen, typbyval, typalign));
+}
+
+/*
+ * _typed_holds_set(subjects text[], sample anyelement) RETURNS SETOF
+ * anyelement: the same as a set, which an array type (a subject column of
+ * int[]) can be the element of.
+ */
+Datum
+pd_typed_holds_set(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			type = holds_type(fcinfo);
+	Datum	   *values;
+	int			nvalues;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	parse_holds(PG_GETARG_ARRAYTYPE_P(0), type, &values, &nvalues);
+	for (int i = 0; i < nvalues; i++)
+	{
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &values[i], &isnull);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * _canonical_holds(subjects text[], sample anyelement) RETURNS text[]: the
+ * subjects that are values of sample's type, as its output function writes
+ * them -- how holds match a type without an equality operator (point: a
+ * hold '(1, 2)' is the row's '(1,2)').
+ */
+Datum
+pd_canonical_holds(PG_FUNCTION_ARGS)
+{
+	Oid			type = holds_type(fcinfo);
+	Datum	   *values;
+	int			nvalues;
+	Oid			typoutput;
+	bool		varlena;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	parse_holds(PG_GETARG_ARRAYTYPE_P(0), type, &values, &nvalues);
+	getTypeOutputInfo(type, &typoutput, &varlena);
+	for (int i = 0; i < nvalues; i++)
+		values[i] = CStringGetTextDatum(OidOutputFunctionCall(typoutput, values[i]));
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, nvalues, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /*

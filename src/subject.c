@@ -234,16 +234,23 @@ pd_subject_tables(PG_FUNCTION_ARGS)
 static void
 append_subject_condition(StringInfo buf, SubjectTable *t)
 {
+	char	   *type = format_type_with_typemod(t->subject_type, t->subject_typmod);
+
 	if (t->equality == NULL)
-		appendStringInfo(buf, "pd_row.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1",
-						 quote_identifier(t->subject_column));
+		/* no equality: as the type writes its values */
+		appendStringInfo(buf, "pd_row.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY"
+						 " (personal_data._canonical_holds(ARRAY[$1], NULL::%s))",
+						 quote_identifier(t->subject_column), type);
 	else if (t->subject_type == TEXTOID || t->subject_type == VARCHAROID)
 		/* every text is a value of these: no need to try */
 		appendStringInfo(buf, "pd_row.%s %s $1", quote_identifier(t->subject_column), t->equality);
+	else if (type_is_array(getBaseType(t->subject_type)))
+		/* there is no array of an array type: a set */
+		appendStringInfo(buf, "pd_row.%s %s ANY (SELECT personal_data._typed_holds_set(ARRAY[$1], NULL::%s))",
+						 quote_identifier(t->subject_column), t->equality, type);
 	else
 		appendStringInfo(buf, "pd_row.%s %s ANY (personal_data._typed_holds(ARRAY[$1], NULL::%s))",
-						 quote_identifier(t->subject_column), t->equality,
-						 format_type_with_typemod(t->subject_type, t->subject_typmod));
+						 quote_identifier(t->subject_column), t->equality, type);
 }
 
 /*
@@ -331,7 +338,7 @@ pd_subject_document(PG_FUNCTION_ARGS)
 		tables = rest;
 		if (!any)
 			continue;
-		(void) pd_run_as_owner(first->owner, sql.data, 1, types, values, nulls, true,
+		(void) pd_run_as_owner(first->owner, sql.data, 1, types, values, nulls, true, false,
 							   &result, &isnull, &result_type);
 		if (isnull)
 			continue;
@@ -482,15 +489,18 @@ pd_erase_rows(PG_FUNCTION_ARGS)
 
 				check_may_act_as(t);
 				if (t->equality == NULL)
-					continue;
-				appendStringInfo(&sql, " OR EXISTS (SELECT 1 FROM pg_catalog.unnest(personal_data._typed_holds(ARRAY[$1], NULL::%s)) s,"
-								 " pg_catalog.unnest(personal_data._typed_holds($2, NULL::%s)) h WHERE s%s %s h%s)",
-								 type, type, t->collation, t->equality, t->collation);
+					appendStringInfo(&sql, " OR EXISTS (SELECT 1 FROM pg_catalog.unnest(personal_data._canonical_holds(ARRAY[$1], NULL::%s)) s,"
+									 " pg_catalog.unnest(personal_data._canonical_holds($2, NULL::%s)) h WHERE s OPERATOR(pg_catalog.=) h)",
+									 type, type);
+				else
+					appendStringInfo(&sql, " OR EXISTS (SELECT 1 FROM personal_data._typed_holds_set(ARRAY[$1], NULL::%s) s,"
+									 " personal_data._typed_holds_set($2, NULL::%s) h WHERE s%s %s h%s)",
+									 type, type, t->collation, t->equality, t->collation);
 				any = true;
 			}
 			if (!any)
 				continue;
-			(void) pd_run_as_owner(g->owner, sql.data, 2, types, values, nulls, true,
+			(void) pd_run_as_owner(g->owner, sql.data, 2, types, values, nulls, true, false,
 								   &held, &isnull, &held_type);
 			if (!isnull && DatumGetBool(held))
 				ereport(ERROR,
@@ -540,7 +550,7 @@ pd_erase_rows(PG_FUNCTION_ARGS)
 			appendStringInfoString(&sql, ") AND ");
 		}
 		append_subject_condition(&sql, t);
-		n = pd_run_as_owner(t->owner, sql.data, 1, types, values, nulls, true, NULL, NULL, NULL);
+		n = pd_run_as_owner(t->owner, sql.data, 1, types, values, nulls, true, true, NULL, NULL, NULL);
 		if (n == 0)
 			continue;
 		if (counts.len > 1)

@@ -72,6 +72,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "personal_data.h"
@@ -82,7 +83,18 @@ PGDLLEXPORT void pd_purge_worker_main(Datum main_arg);
 int			pd_purge_naptime_s = 60;
 int			pd_purge_batch_size = 10000;
 int			pd_purge_delay_ms = 10;
+int			pd_purge_statement_timeout_ms = 60000;
 
+/*
+ * A database's share of a round: its purge worker starts no unit of work
+ * after this long, and the launcher stops it if it is still running (a
+ * table's code that ignored the statement timeout) a grace later.  The
+ * other databases are served in their turn however one misbehaves.
+ */
+#define PURGE_DATABASE_SLICE_MS		(10L * pd_purge_statement_timeout_ms)
+#define PURGE_DATABASE_GRACE_MS		(2L * pd_purge_statement_timeout_ms + 1000L)
+/* the longest rest after a batch */
+#define PURGE_REST_MAX_MS			10000L
 /* how long the fast path waits for the locks of a partition it drops */
 #define PURGE_PARTITION_LOCK_WAIT_MS	1000
 /* how long any other statement of the worker waits for a lock */
@@ -172,6 +184,7 @@ purge_database(Oid dboid)
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
+	TimestampTz started;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -191,6 +204,7 @@ purge_database(Oid dboid)
 		return;
 	}
 
+	started = GetCurrentTimestamp();
 	/* the postmaster sets our latch when the worker starts and stops */
 	for (;;)
 	{
@@ -201,6 +215,20 @@ purge_database(Oid dboid)
 		if (got_sigterm)
 		{
 			/* it stops after its current batch; no need to wait for that */
+			TerminateBackgroundWorker(handle);
+			break;
+		}
+		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+									   PURGE_DATABASE_SLICE_MS + PURGE_DATABASE_GRACE_MS))
+		{
+			/*
+			 * Past its share and a grace: a statement ran on although
+			 * canceled (a table's code caught the cancel).  SIGTERM cannot be
+			 * caught; its batch rolls back.  The others' turn.
+			 */
+			ereport(LOG,
+					(errmsg("personal_data purge launcher: stopping the purge of database %u: it ran longer than %ld ms",
+							dboid, PURGE_DATABASE_SLICE_MS + PURGE_DATABASE_GRACE_MS)));
 			TerminateBackgroundWorker(handle);
 			break;
 		}
@@ -297,6 +325,26 @@ typedef struct PurgeLeaf
 
 static MemoryContext PurgeContext = NULL;
 
+/* when this database's purge worker started: its share of the round ends a slice later */
+static TimestampTz worker_started;
+static bool slice_used = false;
+static char *database_name = NULL;	/* read in a transaction, for messages out of one */
+
+/* Is this database's share of the round used up?  (Logged once.) */
+static bool
+out_of_time(void)
+{
+	if (!slice_used &&
+		TimestampDifferenceExceeds(worker_started, GetCurrentTimestamp(), PURGE_DATABASE_SLICE_MS))
+	{
+		slice_used = true;
+		ereport(LOG,
+				(errmsg("personal_data purge: database \"%s\" had its share of the round (%ld ms); the rest is purged next round",
+						database_name ? database_name : "?", PURGE_DATABASE_SLICE_MS)));
+	}
+	return slice_used;
+}
+
 static int64
 spi_int8(int row, int col, bool *isnull)
 {
@@ -321,7 +369,14 @@ run_unit(const char *activity, void (*fn) (void *), void *arg)
 			elog(ERROR, "SPI_connect failed");
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, activity);
+		/*
+		 * Armed here, not through the statement_timeout setting: the
+		 * table's code, which runs inside, may change settings (lock_timeout
+		 * too) but not this.
+		 */
+		enable_timeout_after(STATEMENT_TIMEOUT, pd_purge_statement_timeout_ms);
 		fn(arg);
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		PopActiveSnapshot();
 		SPI_finish();
 		CommitTransactionCommand();
@@ -329,6 +384,7 @@ run_unit(const char *activity, void (*fn) (void *), void *arg)
 	PG_CATCH();
 	{
 		HOLD_INTERRUPTS();
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
@@ -349,6 +405,7 @@ list_tables(void *arg)
 	Oid			namespace;
 	uint64		i;
 
+	database_name = MemoryContextStrdup(PurgeContext, get_database_name(MyDatabaseId));
 	namespace = get_namespace_oid(PD_SCHEMA, true);
 	if (!OidIsValid(get_extension_oid("personal_data", true)) ||
 		!OidIsValid(namespace) ||
@@ -618,7 +675,9 @@ finish_run(void *arg)
  * The rest after a batch that wrote: the throttle.  purge_delay, or twice
  * as long as the batch took if that is longer -- so that the worker takes
  * at most a third of a core from the queries it shares the table with,
- * however slow the batches are on this machine.  purge_delay = 0: no rest.
+ * however slow the batches are on this machine -- but at most
+ * PURGE_REST_MAX_MS longer than purge_delay (a batch a table's trigger made
+ * slow must not idle the worker for long).  purge_delay = 0: no rest.
  */
 static void
 purge_rest(long batch_ms)
@@ -626,7 +685,8 @@ purge_rest(long batch_ms)
 	if (pd_purge_delay_ms > 0 && !got_sigterm)
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max((long) pd_purge_delay_ms, 2 * batch_ms), PG_WAIT_EXTENSION);
+						 Max((long) pd_purge_delay_ms, Min(2 * batch_ms, PURGE_REST_MAX_MS)),
+						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 	CHECK_FOR_INTERRUPTS();
@@ -663,7 +723,7 @@ purge_table(PurgeRun *run)
 		int64		b;
 		TimestampTz started;
 
-		if (!ok || got_sigterm)
+		if (!ok || got_sigterm || out_of_time())
 			break;
 		snprintf(activity, sizeof(activity), "personal_data purge: %s: whole partition %s?",
 				 run->name, pl->name);
@@ -687,7 +747,7 @@ purge_table(PurgeRun *run)
 		}
 		if (!call.pending)
 			continue;
-		for (b = 0; b < pl->nblocks && !got_sigterm; b = call.to_block)
+		for (b = 0; b < pl->nblocks && !got_sigterm && !out_of_time(); b = call.to_block)
 		{
 			/* a new purge_batch_size applies from the next batch */
 			int64		step = Max(1, pd_purge_batch_size / Max(pl->rows_per_block, 1));
@@ -720,6 +780,18 @@ purge_table(PurgeRun *run)
 		snprintf(activity, sizeof(activity), "personal_data purge: %s: logging", run->name);
 		(void) run_unit(activity, finish_run, run);
 	}
+	else if (run->log_id == 0 && run->pending_blocked > 0)
+	{
+		/*
+		 * A run that changed nothing writes no purge_log row (it would write
+		 * one every naptime); rows kept against their expiry are worth a
+		 * line, every round, until someone acts.
+		 */
+		ereport(LOG,
+				(errmsg("personal_data purge: %s: " INT64_FORMAT " expired row(s) kept: a foreign key references them or a NOT NULL labelled column cannot be anonymized",
+						run->name, run->pending_blocked),
+				 errhint("purge_expired('%s', dry_run => true) counts them.", run->name)));
+	}
 	lock.lock = false;
 	snprintf(activity, sizeof(activity), "personal_data purge: %s: unlocking", run->name);
 	(void) run_unit(activity, table_lock, &lock);
@@ -733,6 +805,7 @@ pd_purge_worker_main(Datum main_arg)
 	List	   *tables = NIL;
 	ListCell   *lc;
 
+	worker_started = GetCurrentTimestamp();
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	/*
@@ -775,7 +848,7 @@ pd_purge_worker_main(Datum main_arg)
 		proc_exit(1);
 	foreach(lc, tables)
 	{
-		if (got_sigterm)
+		if (got_sigterm || out_of_time())
 			break;
 		(void) purge_table(lfirst(lc));
 	}
