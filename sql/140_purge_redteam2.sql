@@ -164,6 +164,12 @@ CREATE TABLE pr2.kid () INHERITS (pr2.par);
 INSERT INTO pr2.par VALUES (1, 'p', now() - interval '2 days'), (3, 'p-new', now());
 INSERT INTO pr2.kid VALUES (2, 'k', now() - interval '2 days'), (4, 'k-new', now());
 RESET ROLE;
+-- a foreign table among the children: its rows are elsewhere, never a leaf
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS file_fdw;
+RESET client_min_messages;
+CREATE SERVER pr2_files FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE pr2.kid_remote () INHERITS (pr2.par) SERVER pr2_files OPTIONS (filename '/dev/null');
 SELECT * FROM personal_data._purge_leaves('pr2.par') l ORDER BY l::text;
 SELECT * FROM personal_data.purge_expired('pr2.par');
 SELECT tableoid::regclass, id FROM pr2.par ORDER BY id;
@@ -240,6 +246,7 @@ SELECT personal_data.release_hold(h.id) FROM personal_data.holds h WHERE h.reaso
  ORDER BY h.id;
 SET client_min_messages = warning;
 DROP SCHEMA pr2 CASCADE;
+DROP SERVER pr2_files;
 RESET client_min_messages;
 DROP ROLE regress_pr2_app;
 DROP ROLE regress_pr2_other;

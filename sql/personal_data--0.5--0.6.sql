@@ -230,7 +230,8 @@ $$;
 /*
  * The leaves of a registered table: its partitions and inheritance children
  * (at any depth; not those registered themselves, which have their own
- * rules), and itself unless it is partitioned.
+ * rules), and itself unless it is partitioned -- the ordinary tables among
+ * them (not foreign tables).
  */
 CREATE OR REPLACE FUNCTION personal_data._purge_leaves(rules_rel regclass)
 RETURNS SETOF regclass LANGUAGE sql STABLE
@@ -247,8 +248,9 @@ AS $$
 				OR NOT EXISTS (SELECT 1 FROM personal_data.registered_tables r
 								WHERE r.relation = i.inhrelid::regclass))
 	)
+	-- tables: a foreign table's rows are elsewhere (and dropping it would not remove them)
 	SELECT tree.relid::regclass FROM tree JOIN pg_class k ON k.oid = tree.relid
-	 WHERE k.relkind <> 'p'
+	 WHERE k.relkind = 'r'
 $$;
 
 /*

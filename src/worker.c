@@ -352,6 +352,19 @@ spi_int8(int row, int col, bool *isnull)
 }
 
 /*
+ * Disarms a unit's statement timeout.  Had it fired just as the unit
+ * finished, the cancel it asked for would hit whatever runs next (perhaps
+ * outside any transaction): forget it.
+ */
+static void
+disable_statement_timeout(void)
+{
+	disable_timeout(STATEMENT_TIMEOUT, false);
+	if (get_timeout_indicator(STATEMENT_TIMEOUT, true))
+		QueryCancelPending = false;
+}
+
+/*
  * Runs fn in a unit of work: its own transaction, snapshot and SPI
  * connection, shown in pg_stat_activity.  An error is reported in the
  * server log and rolls the unit back; the worker goes on.
@@ -376,7 +389,7 @@ run_unit(const char *activity, void (*fn) (void *), void *arg)
 		 */
 		enable_timeout_after(STATEMENT_TIMEOUT, pd_purge_statement_timeout_ms);
 		fn(arg);
-		disable_timeout(STATEMENT_TIMEOUT, false);
+		disable_statement_timeout();
 		PopActiveSnapshot();
 		SPI_finish();
 		CommitTransactionCommand();
@@ -384,7 +397,7 @@ run_unit(const char *activity, void (*fn) (void *), void *arg)
 	PG_CATCH();
 	{
 		HOLD_INTERRUPTS();
-		disable_timeout(STATEMENT_TIMEOUT, false);
+		disable_statement_timeout();
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
