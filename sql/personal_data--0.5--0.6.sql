@@ -40,20 +40,25 @@ AS 'MODULE_PATHNAME', 'pd_canonical_holds';
 COMMENT ON FUNCTION personal_data._canonical_holds(text[], anyelement) IS
 	'The held subjects that are values of the type of sample, as its output function writes them';
 
-/* The registered table whose rules govern rel: itself, or its nearest registered ancestor. */
+/*
+ * The registered table whose rules govern rel: itself, or its nearest
+ * registered ancestor -- of two at the same distance (multiple
+ * inheritance), the one that keeps rows longest (no retention: forever).
+ */
 CREATE FUNCTION personal_data._governing_table(rel regclass)
 RETURNS regclass LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH RECURSIVE up(relid, depth) AS (
-		SELECT rel::oid, 0
+		SELECT $1::oid, 0
 		UNION ALL
 		SELECT i.inhparent, up.depth + 1 FROM pg_inherits i JOIN up ON i.inhrelid = up.relid
 		 WHERE up.depth < 64
 	)
 	SELECT up.relid::regclass FROM up
 	  JOIN personal_data.registered_tables r ON r.relation = up.relid::regclass
-	 ORDER BY up.depth LIMIT 1
+	 ORDER BY up.depth, personal_data.table_retention(up.relid::regclass) DESC NULLS FIRST, up.relid
+	 LIMIT 1
 $$;
 
 /*
@@ -66,7 +71,7 @@ RETURNS boolean LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH RECURSIVE walk(relid, kind) AS (
-		SELECT rel::oid, kind
+		SELECT $1::oid, $2
 		UNION
 		SELECT c.conrelid, CASE WHEN w.kind = 'd' AND c.confdeltype = 'c' THEN 'd' ELSE 'u' END
 		  FROM walk w JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = w.relid
@@ -74,7 +79,7 @@ AS $$
 			OR (w.kind = 'u' AND c.confupdtype IN ('c', 'n', 'd'))
 	)
 	SELECT EXISTS (SELECT 1 FROM walk w
-					WHERE (w.relid <> rel OR w.kind <> kind)
+					WHERE (w.relid <> $1::oid OR w.kind <> $2)
 					  AND personal_data._governing_table(w.relid) IS NOT NULL)
 $$;
 
@@ -84,7 +89,11 @@ $$;
  * table -- deleting or changing it, directly or through unregistered tables
  * in between; NULL if no cascade reaches one.  path: the tables the cascade
  * came through; one met again ends the walk, conservatively (true) where
- * that table's cascades reach a registered table at all.
+ * that table's cascades reach a registered table at all.  So does a path
+ * longer than 4 tables, or a condition grown past 4,000 characters (paths
+ * that fork and join again multiply, and so does the cost of planning and
+ * running the condition): a row is kept, never lost, where the walk stops
+ * short.
  */
 CREATE FUNCTION personal_data._cascade_condition(rel regclass, alias text, update_columns int2[],
 	path regclass[] DEFAULT '{}')
@@ -99,7 +108,7 @@ DECLARE
 	conditions text[] := '{}';
 	kind text := CASE WHEN update_columns IS NULL THEN 'd' ELSE 'u' END;
 BEGIN
-	IF rel = ANY (path) THEN
+	IF rel = ANY (path) OR cardinality(path) >= 4 THEN
 		RETURN CASE WHEN personal_data._cascade_reaches(rel, kind) THEN 'true' END;
 	END IF;
 	FOR f IN
@@ -115,8 +124,14 @@ BEGIN
 					ELSE c.confupdtype IN ('c', 'n', 'd') AND c.confkey && update_columns END
 		 ORDER BY c.conrelid, c.conname
 	LOOP
-		SELECT string_agg(format('%s.%I OPERATOR(%I.%s) %s.%I', alias, pa.attname, n.nspname, o.oprname,
-								 child_alias, fa.attname), ' AND ')
+		-- compared in the referenced column's collation, as the foreign key's own checks do
+		SELECT string_agg(format('%s.%I OPERATOR(%I.%s) %s.%I%s', alias, pa.attname, n.nspname, o.oprname,
+								 child_alias, fa.attname,
+								 CASE WHEN pa.attcollation <> 0 AND pa.attcollation <> fa.attcollation
+									  THEN (SELECT format(' COLLATE %I.%I', cn.nspname, co.collname)
+											  FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+											 WHERE co.oid = pa.attcollation)
+									  ELSE '' END), ' AND ')
 		  INTO join_condition
 		  FROM unnest(f.confkey, f.conkey, f.conpfeqop) AS k(pk, fk, op)
 		  JOIN pg_attribute pa ON pa.attrelid = rel AND pa.attnum = k.pk
@@ -127,6 +142,9 @@ BEGIN
 			sub := 'true';
 		ELSIF personal_data._cascade_reaches(f.child, CASE WHEN f.child_columns IS NULL THEN 'd' ELSE 'u' END) THEN
 			sub := personal_data._cascade_condition(f.child, child_alias, f.child_columns, path || rel);
+			IF length(sub) > 4000 THEN
+				sub := 'true';
+			END IF;
 		ELSE
 			sub := NULL;
 		END IF;
@@ -248,9 +266,12 @@ AS $$
 				OR NOT EXISTS (SELECT 1 FROM personal_data.registered_tables r
 								WHERE r.relation = i.inhrelid::regclass))
 	)
-	-- tables: a foreign table's rows are elsewhere (and dropping it would not remove them)
+	-- tables: a foreign table's rows are elsewhere (and dropping it would not remove them);
+	-- a child of two registered tables, under the one that governs it
 	SELECT tree.relid::regclass FROM tree JOIN pg_class k ON k.oid = tree.relid
 	 WHERE k.relkind = 'r'
+	   AND (k.relispartition OR tree.relid = rules_rel::oid
+			OR personal_data._governing_table(tree.relid::regclass) = rules_rel)
 $$;
 
 /*
@@ -258,17 +279,39 @@ $$;
  * leaf where condition holds, in the block range [$3, $4); a foreign key
  * that refuses the batch sends it row by row, the rows it keeps counted as
  * blocked.
+ *
+ * lock_first: condition says "no cascade would reach a registered table's
+ * row", which a transaction in flight may be about to make false (an order
+ * inserted for an expired customer: its key-share lock makes our DELETE
+ * wait, but the DELETE's snapshot does not see the order, and the cascade
+ * would delete it once it commits).  So the rows are locked FOR UPDATE
+ * first -- waiting for such transactions, and keeping new ones out -- and
+ * written by a later statement, whose snapshot sees what they committed;
+ * the locked rows it leaves are counted as blocked.
  */
 CREATE FUNCTION personal_data._purge_write(leaf regclass, write text, condition text,
-	cutoff timestamptz, holds text[], lo tid, hi tid, OUT changed bigint, OUT blocked bigint)
+	cutoff timestamptz, holds text[], lo tid, hi tid, lock_first boolean,
+	OUT changed bigint, OUT blocked bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- generated conditions can be long (cascades): never worth compiling
+SET jit = off
 AS $$
 DECLARE
 	row_ctid tid;
 	n bigint;
+	locked bigint;
 BEGIN
 	changed := 0; blocked := 0;
+	IF lock_first THEN
+		locked := personal_data._owner_query(leaf,
+			format('SELECT count(*) FROM (SELECT FROM ONLY %s AS pd_row WHERE %s FOR UPDATE OF pd_row) pd_locked',
+				   leaf, condition),
+			cutoff, holds, lo, hi)::bigint;
+		IF locked = 0 THEN
+			RETURN;
+		END IF;
+	END IF;
 	BEGIN
 		changed := personal_data._owner_execute(leaf, write || condition, cutoff, holds, lo, hi);
 	EXCEPTION WHEN foreign_key_violation OR restrict_violation THEN
@@ -287,6 +330,9 @@ BEGIN
 			END;
 		END LOOP;
 	END;
+	IF lock_first THEN
+		blocked := locked - changed;
+	END IF;
 END
 $$;
 
@@ -302,6 +348,8 @@ CREATE OR REPLACE FUNCTION personal_data._purge_range(leaf regclass, rules_rel r
 	OUT purged bigint, OUT anonymized bigint, OUT held bigint, OUT blocked bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- generated conditions can be long (cascades): never worth compiling
+SET jit = off
 AS $$
 DECLARE
 	p record;
@@ -360,13 +408,15 @@ BEGIN
 
 	IF dry_run THEN
 		BEGIN
-			SELECT * INTO w FROM personal_data._purge_write(leaf, write, cond, p.cutoff, p.holds, lo, hi);
+			SELECT * INTO w FROM personal_data._purge_write(leaf, write, cond, p.cutoff, p.holds, lo, hi,
+															p.referenced <> 'false');
 			RAISE EXCEPTION USING ERRCODE = 'PDDRY';	-- undo it
 		EXCEPTION WHEN SQLSTATE 'PDDRY' THEN
 			NULL;	-- w keeps the counts
 		END;
 	ELSE
-		SELECT * INTO w FROM personal_data._purge_write(leaf, write, cond, p.cutoff, p.holds, lo, hi);
+		SELECT * INTO w FROM personal_data._purge_write(leaf, write, cond, p.cutoff, p.holds, lo, hi,
+														p.referenced <> 'false');
 	END IF;
 	blocked := blocked + w.blocked;
 	IF p.on_expiry = 'anonymize' THEN
@@ -387,6 +437,8 @@ CREATE OR REPLACE FUNCTION personal_data._purge_pending(leaf regclass, rules_rel
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- generated conditions can be long (cascades): never worth compiling
+SET jit = off
 AS $$
 DECLARE
 	p record;
@@ -442,6 +494,8 @@ CREATE OR REPLACE FUNCTION personal_data._purge_partition(leaf regclass, rules_r
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- generated conditions can be long (cascades): never worth compiling
+SET jit = off
 SET constraint_exclusion = on
 AS $$
 DECLARE
@@ -530,4 +584,4 @@ COMMENT ON FUNCTION personal_data._typed_holds(text[], anyelement) IS
 REVOKE ALL ON FUNCTION personal_data._governing_table(regclass),
 	personal_data._cascade_reaches(regclass, text),
 	personal_data._cascade_condition(regclass, text, int2[], regclass[]),
-	personal_data._purge_write(regclass, text, text, timestamptz, text[], tid, tid) FROM PUBLIC;
+	personal_data._purge_write(regclass, text, text, timestamptz, text[], tid, tid, boolean) FROM PUBLIC;

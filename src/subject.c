@@ -17,6 +17,7 @@
 #include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -54,6 +55,9 @@ typedef struct SubjectTable
 	List	   *disclosed;		/* column names */
 	List	   *labelled;
 	PdOnExpiry	on_expiry;
+	/* _cascade_condition for a delete and an anonymization, once asked (NULL: none) */
+	bool		cascades_known[2];
+	char	   *cascades[2];
 } SubjectTable;
 
 /* the registered tables (not partitions), in name order */
@@ -440,6 +444,126 @@ erasure_order(List *groups)
 }
 
 /*
+ * SQL true for a row of t (aliased pd_row) whose deletion (anonymization:
+ * the nulling of its labelled columns) would cascade into a row of a
+ * registered table, directly or through tables in between
+ * (_cascade_condition, as the purge uses it); NULL if no cascade can.  Kept
+ * with the table list, which any catalog change renews.
+ */
+static const char *
+cascade_condition(SubjectTable *t, bool delete)
+{
+	int			kind = delete ? 0 : 1;
+	Oid			types[2] = {REGCLASSOID, INT2ARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', 'n'};
+	bool		isnull;
+	Datum		result;
+
+	if (t->cascades_known[kind])
+		return t->cascades[kind];
+	values[0] = ObjectIdGetDatum(t->relid);
+	values[1] = (Datum) 0;
+	if (!delete)
+	{
+		Datum	   *attnums = palloc(Max(list_length(t->labelled), 1) * sizeof(Datum));
+		int			n = 0;
+		ListCell   *lc;
+
+		foreach(lc, t->labelled)
+			attnums[n++] = Int16GetDatum(get_attnum(t->relid, lfirst(lc)));
+		values[1] = PointerGetDatum(construct_array(attnums, n, INT2OID, 2, true, TYPALIGN_SHORT));
+		nulls[1] = ' ';
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT personal_data._cascade_condition($1, 'pd_row', $2)",
+							  2, types, values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the cascades of %s", t->name);
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	t->cascades[kind] = isnull ? NULL :
+		MemoryContextStrdup(subject_tables_context, TextDatumGetCString(result));
+	SPI_finish();
+	t->cascades_known[kind] = true;
+	return t->cascades[kind];
+}
+
+/*
+ * Deletes or anonymizes the subject's rows in t as its owner; returns the
+ * rows written, and in *kept those left because the write would cascade
+ * into a registered table's row (another subject's: the subject's own were
+ * erased before, tables that reference others first).  Such rows are locked
+ * first and written by a later statement, whose snapshot sees what a
+ * transaction adding a reference committed meanwhile (the purge does the
+ * same, _purge_write).
+ */
+static uint64
+erase_table_rows(SubjectTable *t, bool delete, Oid *types, Datum *values, char *nulls, uint64 *kept)
+{
+	StringInfoData sql;
+	StringInfoData where;
+	const char *cascade = cascade_condition(t, delete);
+	ListCell   *cc;
+	uint64		n;
+	uint64		locked = 0;
+
+	*kept = 0;
+	initStringInfo(&where);
+	if (!delete)
+	{
+		bool		first = true;
+
+		/* rows anonymized already are left alone */
+		appendStringInfoString(&where, "NOT (");
+		foreach(cc, t->labelled)
+		{
+			appendStringInfo(&where, "%spd_row.%s IS NULL", first ? "" : " AND ",
+							 quote_identifier(lfirst(cc)));
+			first = false;
+		}
+		appendStringInfoString(&where, ") AND ");
+	}
+	append_subject_condition(&where, t);
+
+	if (cascade != NULL)
+	{
+		Datum		count;
+		bool		isnull;
+		Oid			count_type;
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT count(*) FROM (SELECT FROM %s%s AS pd_row WHERE %s FOR UPDATE OF pd_row) pd_locked",
+						 t->only ? "ONLY " : "", t->name, where.data);
+		(void) pd_run_as_owner(t->owner, sql.data, 1, types, values, nulls, true, false,
+							   &count, &isnull, &count_type);
+		locked = isnull ? 0 : (uint64) DatumGetInt64(count);
+		if (locked == 0)
+			return 0;
+		appendStringInfo(&where, " AND NOT %s", cascade);
+	}
+
+	initStringInfo(&sql);
+	if (delete)
+		appendStringInfo(&sql, "DELETE FROM %s%s AS pd_row WHERE %s", t->only ? "ONLY " : "", t->name, where.data);
+	else
+	{
+		bool		first = true;
+
+		appendStringInfo(&sql, "UPDATE %s%s AS pd_row SET ", t->only ? "ONLY " : "", t->name);
+		foreach(cc, t->labelled)
+		{
+			appendStringInfo(&sql, "%s%s = NULL", first ? "" : ", ", quote_identifier(lfirst(cc)));
+			first = false;
+		}
+		appendStringInfo(&sql, " WHERE %s", where.data);
+	}
+	n = pd_run_as_owner(t->owner, sql.data, 1, types, values, nulls, true, true, NULL, NULL, NULL);
+	if (cascade != NULL && locked > n)
+		*kept = locked - n;
+	return n;
+}
+
+/*
  * _erase_rows(subject text, action text, holds text[]) RETURNS jsonb:
  * deletes or anonymizes (action, or each table's on_expiry when NULL) the
  * subject's rows in every registered table, as the tables' owners, one
@@ -458,6 +582,10 @@ pd_erase_rows(PG_FUNCTION_ARGS)
 	char	   *action = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bool		have_holds = !PG_ARGISNULL(2);
 	ListCell   *gc;
+	int			ngroups;
+	uint64	   *written;
+	uint64	   *kept;
+	bool	   *deletes;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -510,53 +638,60 @@ pd_erase_rows(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/*
+	 * A table per group (groups of one), those that reference others first.
+	 * Rows kept because a cascade would reach a registered table's row may
+	 * be freed by the erasure of a table later in the order (a reference
+	 * through a table in between, which the order does not see): tables
+	 * with kept rows are tried again while that frees some.
+	 */
+	ngroups = list_length(groups);
+	written = palloc0(Max(ngroups, 1) * sizeof(uint64));
+	kept = palloc0(Max(ngroups, 1) * sizeof(uint64));
+	deletes = palloc0(Max(ngroups, 1) * sizeof(bool));
+	for (int pass = 0; pass <= ngroups; pass++)
+	{
+		bool		freed = false;
+
+		foreach(gc, groups)
+		{
+			OwnerGroup *g = lfirst(gc);
+			SubjectTable *t = linitial(g->tables);
+			int			i = foreach_current_index(gc);
+			uint64		n;
+
+			if (pass > 0 && kept[i] == 0)
+				continue;
+			check_may_act_as(t);
+			deletes[i] = action ? strcmp(action, "delete") == 0 : t->on_expiry == PD_ON_EXPIRY_DELETE;
+			if (!deletes[i] && t->labelled == NIL)
+				continue;			/* nothing to anonymize */
+			n = erase_table_rows(t, deletes[i], types, values, nulls, &kept[i]);
+			written[i] += n;
+			if (pass > 0 && n > 0)
+				freed = true;
+		}
+		if (pass > 0 && !freed)
+			break;
+	}
+
 	initStringInfo(&counts);
 	appendStringInfoChar(&counts, '{');
 	foreach(gc, groups)
 	{
 		OwnerGroup *g = lfirst(gc);
 		SubjectTable *t = linitial(g->tables);
-		StringInfoData sql;
-		bool		delete;
-		ListCell   *cc;
-		uint64		n;
+		int			i = foreach_current_index(gc);
 
-		check_may_act_as(t);
-		delete = action ? strcmp(action, "delete") == 0 : t->on_expiry == PD_ON_EXPIRY_DELETE;
-		if (!delete && t->labelled == NIL)
-			continue;			/* nothing to anonymize */
-		initStringInfo(&sql);
-		if (delete)
-			appendStringInfo(&sql, "DELETE FROM %s%s AS pd_row WHERE ", t->only ? "ONLY " : "", t->name);
-		else
-		{
-			bool		first = true;
-
-			appendStringInfo(&sql, "UPDATE %s%s AS pd_row SET ", t->only ? "ONLY " : "", t->name);
-			foreach(cc, t->labelled)
-			{
-				appendStringInfo(&sql, "%s%s = NULL", first ? "" : ", ", quote_identifier(lfirst(cc)));
-				first = false;
-			}
-			appendStringInfoString(&sql, " WHERE NOT (");
-			first = true;
-			/* rows anonymized already are left alone */
-			foreach(cc, t->labelled)
-			{
-				appendStringInfo(&sql, "%spd_row.%s IS NULL", first ? "" : " AND ",
-								 quote_identifier(lfirst(cc)));
-				first = false;
-			}
-			appendStringInfoString(&sql, ") AND ");
-		}
-		append_subject_condition(&sql, t);
-		n = pd_run_as_owner(t->owner, sql.data, 1, types, values, nulls, true, true, NULL, NULL, NULL);
-		if (n == 0)
+		if (written[i] == 0 && kept[i] == 0)
 			continue;
 		if (counts.len > 1)
 			appendStringInfoString(&counts, ", ");
 		escape_json(&counts, t->name);
-		appendStringInfo(&counts, ": {\"%s\": " UINT64_FORMAT "}", delete ? "deleted" : "anonymized", n);
+		appendStringInfo(&counts, ": {\"%s\": " UINT64_FORMAT, deletes[i] ? "deleted" : "anonymized", written[i]);
+		if (kept[i] > 0)
+			appendStringInfo(&counts, ", \"kept\": " UINT64_FORMAT, kept[i]);
+		appendStringInfoChar(&counts, '}');
 	}
 	appendStringInfoChar(&counts, '}');
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(counts.data)));

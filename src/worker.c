@@ -74,6 +74,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
+#include "common/pg_prng.h"
 
 #include "personal_data.h"
 
@@ -101,6 +102,17 @@ int			pd_purge_statement_timeout_ms = 60000;
 #define PURGE_LOCK_TIMEOUT				"5s"
 
 static volatile sig_atomic_t got_sigterm = false;
+
+/* the planner settings the purge relies on, at their defaults whatever the database says */
+static const char *const planner_defaults[][2] = {
+	{"enable_tidscan", "on"}, {"enable_seqscan", "on"}, {"enable_indexscan", "on"},
+	{"enable_indexonlyscan", "on"}, {"enable_bitmapscan", "on"}, {"enable_hashjoin", "on"},
+	{"enable_mergejoin", "on"}, {"enable_nestloop", "on"}, {"enable_hashagg", "on"},
+	{"enable_material", "on"}, {"enable_sort", "on"}, {"enable_partition_pruning", "on"},
+	{"seq_page_cost", "1"}, {"random_page_cost", "4"}, {"cpu_tuple_cost", "0.01"},
+	{"cpu_index_tuple_cost", "0.005"}, {"cpu_operator_cost", "0.0025"}, {"jit", "off"},
+	{"plan_cache_mode", "auto"}, {"work_mem", "4MB"}, {"constraint_exclusion", "partition"},
+};
 
 static void
 purge_sigterm(SIGNAL_ARGS)
@@ -734,6 +746,8 @@ purge_table(PurgeRun *run)
 		PurgeLeaf  *pl = lfirst(lc);
 		BatchCall	call = {run, pl, 0, 0, false, false};
 		int64		b;
+		int64		start;
+		int64		first_step;
 		TimestampTz started;
 
 		if (!ok || got_sigterm || out_of_time())
@@ -760,30 +774,47 @@ purge_table(PurgeRun *run)
 		}
 		if (!call.pending)
 			continue;
-		for (b = 0; b < pl->nblocks && !got_sigterm && !out_of_time(); b = call.to_block)
+		/*
+		 * The walk starts at a random batch and wraps around: a table whose
+		 * walk takes longer than the database's share of a round still has
+		 * every part of it visited, over the rounds.
+		 */
+		start = 0;
+		first_step = Max(1, pd_purge_batch_size / Max(pl->rows_per_block, 1));
+		if (pl->nblocks > first_step)
+			start = (int64) pg_prng_uint64_range(&pg_global_prng_state, 0,
+												 (uint64) ((pl->nblocks - 1) / first_step)) * first_step;
+		for (int pass = 0; pass < 2 && ok; pass++)
 		{
-			/* a new purge_batch_size applies from the next batch */
-			int64		step = Max(1, pd_purge_batch_size / Max(pl->rows_per_block, 1));
+			/* first from the start block to the end, then from block 0 to the start block */
+			int64		end = pass == 0 ? pl->nblocks : start;
 
-			call.from_block = b;
-			call.to_block = b + step;
-			snprintf(activity, sizeof(activity), "personal_data purge: %s: blocks %lld-%lld of %lld",
-					 pl->name, (long long) b, (long long) Min(b + step, pl->nblocks),
-					 (long long) pl->nblocks);
-			started = GetCurrentTimestamp();
-			if (!run_unit(activity, purge_batch, &call))
+			for (b = pass == 0 ? start : 0; b < end && !got_sigterm && !out_of_time(); b = call.to_block)
 			{
-				ok = false;
-				break;
-			}
-			unit_committed(run);
-			/* the throttle rests after writes; reading on is cheap */
-			if (run->purged > 0 || run->anonymized > 0)
-				purge_rest(TimestampDifferenceMilliseconds(started, GetCurrentTimestamp()));
-			else
-			{
-				CHECK_FOR_INTERRUPTS();
-				reload_settings_if_asked();
+				/* a new purge_batch_size applies from the next batch */
+				int64		step = Max(1, pd_purge_batch_size / Max(pl->rows_per_block, 1));
+
+				call.from_block = b;
+				/* (the first pass may read past the blocks listed: rows added since) */
+				call.to_block = pass == 0 ? b + step : Min(b + step, start);
+				snprintf(activity, sizeof(activity), "personal_data purge: %s: blocks %lld-%lld of %lld",
+						 pl->name, (long long) b, (long long) Min(call.to_block, pl->nblocks),
+						 (long long) pl->nblocks);
+				started = GetCurrentTimestamp();
+				if (!run_unit(activity, purge_batch, &call))
+				{
+					ok = false;
+					break;
+				}
+				unit_committed(run);
+				/* the throttle rests after writes; reading on is cheap */
+				if (run->purged > 0 || run->anonymized > 0)
+					purge_rest(TimestampDifferenceMilliseconds(started, GetCurrentTimestamp()));
+				else
+				{
+					CHECK_FOR_INTERRUPTS();
+					reload_settings_if_asked();
+				}
 			}
 		}
 	}
@@ -816,7 +847,6 @@ pd_purge_worker_main(Datum main_arg)
 {
 	Oid			dboid;
 	List	   *tables = NIL;
-	ListCell   *lc;
 
 	worker_started = GetCurrentTimestamp();
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
@@ -853,17 +883,34 @@ pd_purge_worker_main(Datum main_arg)
 	SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+	/*
+	 * Nor the planner's: a batch is a TID range scan of its blocks (with
+	 * enable_tidscan off, every batch would read the whole table).
+	 */
+	for (int i = 0; i < (int) lengthof(planner_defaults); i++)
+		SetConfigOption(planner_defaults[i][0], planner_defaults[i][1], PGC_SUSET, PGC_S_SESSION);
 	PurgeContext = AllocSetContextCreate(TopMemoryContext, "personal_data purge",
 										 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(PurgeContext);
 
 	if (!run_unit("personal_data purge: listing registered tables", list_tables, &tables))
 		proc_exit(1);
-	foreach(lc, tables)
+	/*
+	 * In a rotated order, from a random table: a table whose purge takes the
+	 * database's whole share (a slow trigger) cannot keep the tables after
+	 * it from being purged round after round.
+	 */
+	if (tables != NIL)
 	{
-		if (got_sigterm || out_of_time())
-			break;
-		(void) purge_table(lfirst(lc));
+		int			n = list_length(tables);
+		int			first = (int) pg_prng_uint64_range(&pg_global_prng_state, 0, n - 1);
+
+		for (int i = 0; i < n; i++)
+		{
+			if (got_sigterm || out_of_time())
+				break;
+			(void) purge_table(list_nth(tables, (first + i) % n));
+		}
 	}
 	proc_exit(0);
 }
