@@ -111,6 +111,75 @@ SELECT l FROM personal_data._purge_leaves('pr3.p2') l ORDER BY 1;
 SELECT * FROM personal_data.purge_expired('pr3.p1');
 SELECT id FROM pr3.kid2;
 
+-- A fourth red-team, closed:
+--  U1: erase_subject on a partitioned table missed a foreign key that references one partition
+SET ROLE regress_pr3_app;
+CREATE TABLE pr3.pp (id int, subj text, collected_at timestamptz) PARTITION BY RANGE (id);
+CREATE TABLE pr3.pp_1 PARTITION OF pr3.pp FOR VALUES FROM (0) TO (100);
+ALTER TABLE pr3.pp_1 ADD PRIMARY KEY (id);
+CREATE TABLE pr3.rr (id int PRIMARY KEY, subj text, pid int REFERENCES pr3.pp_1(id) ON DELETE CASCADE,
+	collected_at timestamptz);
+INSERT INTO pr3.pp VALUES (1, 'xena', now()), (2, 'xena', now());
+INSERT INTO pr3.rr VALUES (10, 'yuri', 1, now());
+RESET ROLE;
+SELECT personal_data.register_table('pr3.pp', 'subj', 'collected_at', retention => interval '1 day');
+SELECT personal_data.register_table('pr3.rr', 'subj', 'collected_at', retention => interval '7 years');
+SELECT personal_data.erase_subject('xena');
+SELECT id, subj, pid FROM pr3.rr;
+--  U5: the subject's own (anonymized) rows do not keep its other rows
+SET ROLE regress_pr3_app;
+CREATE TABLE pr3.cu (id int PRIMARY KEY, subj text, name text, collected_at timestamptz);
+CREATE TABLE pr3.ord (id int PRIMARY KEY, cu int REFERENCES pr3.cu(id) ON DELETE CASCADE, subj text, name text,
+	collected_at timestamptz);
+INSERT INTO pr3.cu VALUES (1, 'wendy', 'Wendy W', now()), (2, 'vic', 'Vic V', now());
+INSERT INTO pr3.ord VALUES (1, 1, 'wendy', 'Wendy W', now()), (2, 2, 'uma', 'Uma U', now());
+RESET ROLE;
+SELECT personal_data.define_purpose('pr3_billing', 'customer', 'billing', interval '1 year');
+SELECT personal_data.register_table('pr3.cu', 'subj', 'collected_at', retention => interval '1 year');
+SELECT personal_data.register_table('pr3.ord', 'subj', 'collected_at', retention => interval '1 year',
+	on_expiry => 'anonymize');
+SELECT personal_data.label_column('pr3.ord', 'name', ARRAY['pr3_billing']);
+SELECT personal_data.erase_subject('wendy');
+SELECT personal_data.erase_subject('vic');		-- uma's order keeps vic's row
+SELECT id, subj, name FROM pr3.cu ORDER BY id;
+SELECT id, subj, name FROM pr3.ord ORDER BY id;
+--  U3: an inheritance child that is not registered is read and erased under its parent's rules
+SET ROLE regress_pr3_app;
+CREATE TABLE pr3.ip (id int PRIMARY KEY, subj text, note text, collected_at timestamptz);
+CREATE TABLE pr3.ic (extra text) INHERITS (pr3.ip);
+INSERT INTO pr3.ic VALUES (1, 'xander', 'child row', now(), 'x');
+RESET ROLE;
+SELECT personal_data.register_table('pr3.ip', 'subj', 'collected_at', retention => interval '1 year');
+SELECT personal_data.label_column('pr3.ip', 'note', ARRAY['pr3_billing']);
+SELECT personal_data.subject_data('xander') -> 'data';
+SELECT personal_data.erase_subject('xander');
+SELECT count(*) AS xander_left FROM pr3.ip WHERE subj = 'xander';
+--  U2: the walk's work is bounded too: 8 tables a layer, 5 layers, every one referencing all above it
+SET ROLE regress_pr3_app;
+CREATE TABLE pr3.top (id int PRIMARY KEY, subj text, collected_at timestamptz);
+DO $$
+DECLARE k int; j int; refs text;
+BEGIN
+	FOR j IN 1..8 LOOP
+		EXECUTE format('CREATE TABLE pr3.l1_%s (id int PRIMARY KEY, a int REFERENCES pr3.top(id) ON DELETE CASCADE)', j);
+	END LOOP;
+	FOR k IN 2..5 LOOP
+		FOR j IN 1..8 LOOP
+			SELECT string_agg(format('r%s int REFERENCES pr3.l%s_%s(id) ON DELETE CASCADE', i, k - 1, i), ', ')
+			  INTO refs FROM generate_series(1, 8) i;
+			EXECUTE format('CREATE TABLE pr3.l%s_%s (id int PRIMARY KEY, %s)', k, j, refs);
+		END LOOP;
+	END LOOP;
+	EXECUTE 'CREATE TABLE pr3.bottom (id int PRIMARY KEY, r int REFERENCES pr3.l5_1(id) ON DELETE CASCADE, subj text, collected_at timestamptz)';
+END $$;
+INSERT INTO pr3.top VALUES (1, 'old', now() - interval '2 days');
+RESET ROLE;
+SELECT personal_data.register_table('pr3.top', 'subj', 'collected_at', retention => interval '1 day');
+SELECT personal_data.register_table('pr3.bottom', 'subj', 'collected_at', retention => interval '7 years');
+SET statement_timeout = '10s';		-- it took 14 s, and the worker was canceled every round
+SELECT * FROM personal_data.purge_expired('pr3.top');
+RESET statement_timeout;
+
 SELECT personal_data.release_hold(h.id) FROM personal_data.holds h WHERE h.reason = 'T1';
 SET client_min_messages = warning;
 DROP SCHEMA pr3 CASCADE;

@@ -61,12 +61,26 @@ AS $$
 	 LIMIT 1
 $$;
 
+/* The registered tables and their partitions and inheritance children, at any depth. */
+CREATE FUNCTION personal_data._governed_relids()
+RETURNS oid[] LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE down(relid, depth) AS (
+		SELECT r.relation::oid, 0 FROM personal_data.registered_tables r
+		UNION
+		SELECT i.inhrelid, down.depth + 1 FROM pg_inherits i JOIN down ON i.inhparent = down.relid
+		 WHERE down.depth < 64
+	)
+	SELECT coalesce(array_agg(DISTINCT relid), '{}') FROM down
+$$;
+
 /*
  * Does deleting rows of rel (kind 'd') or changing their keys (kind 'u')
  * reach a registered table through cascading foreign keys, at any depth?
  * The shape of the graph only; _cascade_condition says which rows.
  */
-CREATE FUNCTION personal_data._cascade_reaches(rel regclass, kind text)
+CREATE FUNCTION personal_data._cascade_reaches(rel regclass, kind text, governed oid[] DEFAULT NULL)
 RETURNS boolean LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -80,7 +94,7 @@ AS $$
 	)
 	SELECT EXISTS (SELECT 1 FROM walk w
 					WHERE (w.relid <> $1::oid OR w.kind <> $2)
-					  AND personal_data._governing_table(w.relid) IS NOT NULL)
+					  AND w.relid = ANY (coalesce($3, personal_data._governed_relids())))
 $$;
 
 /*
@@ -90,13 +104,17 @@ $$;
  * in between; NULL if no cascade reaches one.  path: the tables the cascade
  * came through; one met again ends the walk, conservatively (true) where
  * that table's cascades reach a registered table at all.  So does a path
- * longer than 4 tables, or a condition grown past 4,000 characters (paths
- * that fork and join again multiply, and so does the cost of planning and
- * running the condition): a row is kept, never lost, where the walk stops
- * short.
+ * longer than 4 tables, and so do the remaining foreign keys of a table once
+ * its condition has grown past 4,000 characters (paths that fork and join
+ * again multiply, and so does the cost of building, planning and running
+ * the condition): a row is kept, never lost, where the walk stops short.
+ *
+ * own_subject (erase_subject): an SQL expression of the subject being
+ * erased; a registered row of that subject does not keep the row (it is
+ * erased too), though what its own deletion would cascade into does.
  */
 CREATE FUNCTION personal_data._cascade_condition(rel regclass, alias text, update_columns int2[],
-	path regclass[] DEFAULT '{}')
+	path regclass[] DEFAULT '{}', own_subject text DEFAULT NULL, governed oid[] DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -105,11 +123,17 @@ DECLARE
 	child_alias text := 'pd_ref' || (cardinality(path) + 1);
 	join_condition text;
 	sub text;
+	deeper text;
+	governing regclass;
+	child_kind text;
 	conditions text[] := '{}';
+	size integer := 0;
 	kind text := CASE WHEN update_columns IS NULL THEN 'd' ELSE 'u' END;
 BEGIN
+	-- computed once, for the whole walk
+	governed := coalesce(governed, personal_data._governed_relids());
 	IF rel = ANY (path) OR cardinality(path) >= 4 THEN
-		RETURN CASE WHEN personal_data._cascade_reaches(rel, kind) THEN 'true' END;
+		RETURN CASE WHEN personal_data._cascade_reaches(rel, kind, governed) THEN 'true' END;
 	END IF;
 	FOR f IN
 		SELECT c.conrelid::regclass AS child, c.confkey, c.conkey, c.conpfeqop,
@@ -138,26 +162,106 @@ BEGIN
 		  JOIN pg_attribute fa ON fa.attrelid = f.child AND fa.attnum = k.fk
 		  JOIN pg_operator o ON o.oid = k.op
 		  JOIN pg_namespace n ON n.oid = o.oprnamespace;
-		IF personal_data._governing_table(f.child) IS NOT NULL THEN
+		governing := CASE WHEN f.child::oid = ANY (governed) THEN personal_data._governing_table(f.child) END;
+		child_kind := CASE WHEN f.child_columns IS NULL THEN 'd' ELSE 'u' END;
+		IF governing IS NOT NULL AND own_subject IS NULL THEN
 			sub := 'true';
-		ELSIF personal_data._cascade_reaches(f.child, CASE WHEN f.child_columns IS NULL THEN 'd' ELSE 'u' END) THEN
-			sub := personal_data._cascade_condition(f.child, child_alias, f.child_columns, path || rel);
-			IF length(sub) > 4000 THEN
-				sub := 'true';
-			END IF;
+		ELSIF NOT personal_data._cascade_reaches(f.child, child_kind, governed) THEN
+			sub := CASE WHEN governing IS NOT NULL THEN
+						-- another subject's row: kept (compared as text: any doubt keeps it)
+						format('%s.%I::pg_catalog.text IS DISTINCT FROM %s', child_alias,
+							   (SELECT r.subject_column FROM personal_data.registered_tables r WHERE r.relation = governing),
+							   own_subject) END;
+		ELSIF size > 4000 THEN
+			sub := 'true';		-- enough: the rest is kept whole
 		ELSE
-			sub := NULL;
+			deeper := personal_data._cascade_condition(f.child, child_alias, f.child_columns, path || rel,
+													   own_subject, governed);
+			IF length(deeper) > 4000 THEN
+				deeper := 'true';
+			END IF;
+			IF governing IS NOT NULL THEN
+				sub := format('(%s.%I::pg_catalog.text IS DISTINCT FROM %s OR %s)', child_alias,
+							  (SELECT r.subject_column FROM personal_data.registered_tables r WHERE r.relation = governing),
+							  own_subject, coalesce(deeper, 'false'));
+			ELSE
+				sub := deeper;
+			END IF;
 		END IF;
 		IF sub IS NOT NULL THEN
 			-- a foreign key of an inheritance parent binds its own rows only
 			conditions := conditions || format('EXISTS (SELECT 1 FROM %s%s AS %s WHERE %s AND %s)',
 				CASE WHEN f.relkind = 'p' THEN '' ELSE 'ONLY ' END, f.child, child_alias, join_condition, sub);
+			size := size + length(conditions[cardinality(conditions)]);
 		END IF;
 	END LOOP;
 	IF cardinality(conditions) = 0 THEN
 		RETURN NULL;
 	END IF;
 	RETURN '(' || array_to_string(conditions, ' OR ') || ')';
+END
+$$;
+
+/*
+ * _cascade_condition for the rows of a registered table as a whole (its
+ * partitions' foreign keys included: a key may reference one partition):
+ * per leaf, guarded by tableoid, for a partitioned table.  labelled: the
+ * columns an anonymization nulls, by name; NULL for a deletion.
+ */
+CREATE FUNCTION personal_data._cascade_condition_tree(rel regclass, labelled name[], own_subject text)
+RETURNS text LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN k.relkind <> 'p'
+		THEN personal_data._cascade_condition(rel, 'pd_row',
+				(SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_attribute a
+				  WHERE a.attrelid = rel AND a.attname = ANY (labelled) AND NOT a.attisdropped),
+				'{}', own_subject)
+		ELSE (SELECT '(' || string_agg(format('(pd_row.tableoid OPERATOR(pg_catalog.=) %s::pg_catalog.oid AND %s)',
+											  l.leaf::oid, l.condition), ' OR ') || ')'
+				FROM (SELECT t.relid AS leaf,
+							 personal_data._cascade_condition(t.relid, 'pd_row',
+								(SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_attribute a
+								  WHERE a.attrelid = t.relid AND a.attname = ANY (labelled) AND NOT a.attisdropped),
+								'{}', own_subject) AS condition
+						FROM pg_partition_tree(rel) t WHERE t.isleaf) l
+			   WHERE l.condition IS NOT NULL) END
+	  FROM pg_class k WHERE k.oid = rel
+$$;
+
+/*
+ * Locks in SHARE mode the registered tables that a deletion (kind 'd') or
+ * an update of keys ('u') of rel's rows may cascade into, at any depth (for
+ * a partitioned table, from any of its partitions): a transaction writing to
+ * them -- adding a row that references one about to go, perhaps through a
+ * table in between -- has committed, so that the statements that follow see
+ * it, or waits until the purge's transaction ends.
+ */
+CREATE FUNCTION personal_data._lock_cascade_targets(rel regclass, kind text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target regclass;
+BEGIN
+	FOR target IN
+		WITH RECURSIVE walk(relid, kind) AS (
+			-- the table, and its partitions (pg_partition_tree has no rows for a plain table)
+			SELECT t.relid::oid, _lock_cascade_targets.kind
+			  FROM (SELECT rel::oid AS relid UNION SELECT p.relid FROM pg_partition_tree(rel) p) t
+			UNION
+			SELECT c.conrelid, CASE WHEN w.kind = 'd' AND c.confdeltype = 'c' THEN 'd' ELSE 'u' END
+			  FROM walk w JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = w.relid
+			 WHERE (w.kind = 'd' AND c.confdeltype IN ('c', 'n', 'd'))
+				OR (w.kind = 'u' AND c.confupdtype IN ('c', 'n', 'd'))
+		)
+		SELECT DISTINCT w.relid::regclass FROM walk w
+		 WHERE w.relid <> rel::oid AND w.relid NOT IN (SELECT t.relid FROM pg_partition_tree(rel) t)
+		   AND personal_data._governing_table(w.relid::regclass) IS NOT NULL
+		 ORDER BY 1
+	LOOP
+		EXECUTE format('LOCK TABLE %s IN SHARE MODE', target);
+	END LOOP;
 END
 $$;
 
@@ -400,6 +504,8 @@ BEGIN
 	END IF;
 
 	IF p.referenced <> 'false' THEN
+		-- writers adding references meanwhile have committed (or wait): the counts and the write see them
+		PERFORM personal_data._lock_cascade_targets(leaf, CASE WHEN p.on_expiry = 'anonymize' THEN 'u' ELSE 'd' END);
 		blocked := personal_data._owner_query(leaf,
 			format('SELECT count(*) FROM ONLY %s AS pd_row WHERE %s AND %s', leaf, cond, p.referenced),
 			p.cutoff, p.holds, lo, hi)::bigint;
@@ -582,6 +688,9 @@ COMMENT ON FUNCTION personal_data._typed_holds(text[], anyelement) IS
 	'The held subjects that are values of the type of sample (not an array type), as values of it';
 
 REVOKE ALL ON FUNCTION personal_data._governing_table(regclass),
-	personal_data._cascade_reaches(regclass, text),
-	personal_data._cascade_condition(regclass, text, int2[], regclass[]),
+	personal_data._governed_relids(),
+	personal_data._cascade_reaches(regclass, text, oid[]),
+	personal_data._cascade_condition(regclass, text, int2[], regclass[], text, oid[]),
+	personal_data._cascade_condition_tree(regclass, name[], text),
+	personal_data._lock_cascade_targets(regclass, text),
 	personal_data._purge_write(regclass, text, text, timestamptz, text[], tid, tid, boolean) FROM PUBLIC;

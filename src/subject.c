@@ -16,6 +16,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -110,17 +111,51 @@ subject_tables(void)
 	return subject_tables_cached;
 }
 
+/*
+ * The registered tables, and the inheritance children that follow their
+ * labels (not registered themselves: the purge purges them under their
+ * ancestor's rules, and enforcement governs them), as candidates.
+ */
+static List *
+subject_candidates(void)
+{
+	List	   *relids = list_copy(pd_registered_tables());
+	ListCell   *lc;
+
+	foreach(lc, pd_registered_tables())
+	{
+		Oid			relid = lfirst_oid(lc);
+		ListCell   *cc;
+
+		if (get_rel_relkind(relid) != RELKIND_RELATION || !has_subclass(relid))
+			continue;
+		foreach(cc, find_all_inheritors(relid, NoLock, NULL))
+		{
+			Oid			child = lfirst_oid(cc);
+
+			if (child != relid && get_rel_relkind(child) == RELKIND_RELATION &&
+				!get_rel_relispartition(child) && !list_member_oid(relids, child) &&
+				pd_table_rules(child)->rules_relid == relid)
+				relids = lappend_oid(relids, child);
+		}
+	}
+	return relids;
+}
+
 static List *
 build_subject_tables(void)
 {
 	List	   *result = NIL;
-	List	   *relids = pd_registered_tables();
+	List	   *relids = subject_candidates();
+	List	   *registered = pd_registered_tables();
 	ListCell   *lc;
 
 	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);
 		PdTableRules *rules = pd_table_rules(relid);
+		/* a child follows its ancestor's rules */
+		bool		child = !list_member_oid(registered, relid);
 		SubjectTable *t;
 		AttrNumber	subject_attnum;
 		int			ncolumns;
@@ -129,7 +164,7 @@ build_subject_tables(void)
 		Oid			collation;
 		HeapTuple	tup;
 
-		if (!rules->registered || rules->rules_relid != relid ||
+		if (!rules->registered || (rules->rules_relid != relid && !child) ||
 			rules->subject_attnum == InvalidAttrNumber)
 			continue;			/* a partition, or a label naming no column */
 		t = palloc0(sizeof(SubjectTable));
@@ -454,7 +489,7 @@ static const char *
 cascade_condition(SubjectTable *t, bool delete)
 {
 	int			kind = delete ? 0 : 1;
-	Oid			types[2] = {REGCLASSOID, INT2ARRAYOID};
+	Oid			types[2] = {REGCLASSOID, NAMEARRAYOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', 'n'};
 	bool		isnull;
@@ -466,18 +501,19 @@ cascade_condition(SubjectTable *t, bool delete)
 	values[1] = (Datum) 0;
 	if (!delete)
 	{
-		Datum	   *attnums = palloc(Max(list_length(t->labelled), 1) * sizeof(Datum));
+		Datum	   *names = palloc(Max(list_length(t->labelled), 1) * sizeof(Datum));
 		int			n = 0;
 		ListCell   *lc;
 
 		foreach(lc, t->labelled)
-			attnums[n++] = Int16GetDatum(get_attnum(t->relid, lfirst(lc)));
-		values[1] = PointerGetDatum(construct_array(attnums, n, INT2OID, 2, true, TYPALIGN_SHORT));
+			names[n++] = DirectFunctionCall1(namein, CStringGetDatum(lfirst(lc)));
+		values[1] = PointerGetDatum(construct_array(names, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
 		nulls[1] = ' ';
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT personal_data._cascade_condition($1, 'pd_row', $2)",
+	/* the subject's own registered rows ($1 of the erasing statements) do not keep a row */
+	if (SPI_execute_with_args("SELECT personal_data._cascade_condition_tree($1, $2, '$1')",
 							  2, types, values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the cascades of %s", t->name);
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -486,6 +522,26 @@ cascade_condition(SubjectTable *t, bool delete)
 	SPI_finish();
 	t->cascades_known[kind] = true;
 	return t->cascades[kind];
+}
+
+/*
+ * Waits for the transactions writing to the registered tables a write of
+ * t's rows may cascade into, and keeps new ones out until this transaction
+ * ends (_lock_cascade_targets): a reference being added, perhaps through a
+ * table in between, is then seen by the statements that follow.
+ */
+static void
+lock_cascade_targets(SubjectTable *t, bool delete)
+{
+	Oid			types[2] = {REGCLASSOID, TEXTOID};
+	Datum		values[2] = {ObjectIdGetDatum(t->relid), CStringGetTextDatum(delete ? "d" : "u")};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT personal_data._lock_cascade_targets($1, $2)",
+							  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the tables %s cascades into", t->name);
+	SPI_finish();
 }
 
 /*
@@ -530,6 +586,8 @@ erase_table_rows(SubjectTable *t, bool delete, Oid *types, Datum *values, char *
 		Datum		count;
 		bool		isnull;
 		Oid			count_type;
+
+		lock_cascade_targets(t, delete);
 
 		initStringInfo(&sql);
 		appendStringInfo(&sql, "SELECT count(*) FROM (SELECT FROM %s%s AS pd_row WHERE %s FOR UPDATE OF pd_row) pd_locked",
