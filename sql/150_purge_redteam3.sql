@@ -126,7 +126,7 @@ SELECT personal_data.register_table('pr3.pp', 'subj', 'collected_at', retention 
 SELECT personal_data.register_table('pr3.rr', 'subj', 'collected_at', retention => interval '7 years');
 SELECT personal_data.erase_subject('xena');
 SELECT id, subj, pid FROM pr3.rr;
---  U5: the subject's own (anonymized) rows do not keep its other rows
+--  U5: a row of the subject's own that stays (anonymized) keeps the row it references: kept, reported
 SET ROLE regress_pr3_app;
 CREATE TABLE pr3.cu (id int PRIMARY KEY, subj text, name text, collected_at timestamptz);
 CREATE TABLE pr3.ord (id int PRIMARY KEY, cu int REFERENCES pr3.cu(id) ON DELETE CASCADE, subj text, name text,

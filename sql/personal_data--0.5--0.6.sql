@@ -164,7 +164,9 @@ BEGIN
 		  JOIN pg_namespace n ON n.oid = o.oprnamespace;
 		governing := CASE WHEN f.child::oid = ANY (governed) THEN personal_data._governing_table(f.child) END;
 		child_kind := CASE WHEN f.child_columns IS NULL THEN 'd' ELSE 'u' END;
-		IF governing IS NOT NULL AND own_subject IS NULL THEN
+		IF governing IS NOT NULL AND (own_subject IS NULL
+				OR (SELECT r.on_expiry FROM personal_data.registered_tables r WHERE r.relation = governing) <> 'delete') THEN
+			-- (the subject's own row in an anonymize table is meant to stay: it keeps the row too)
 			sub := 'true';
 		ELSIF NOT personal_data._cascade_reaches(f.child, child_kind, governed) THEN
 			sub := CASE WHEN governing IS NOT NULL THEN
@@ -245,19 +247,19 @@ DECLARE
 	target regclass;
 BEGIN
 	FOR target IN
-		WITH RECURSIVE walk(relid, kind) AS (
+		WITH RECURSIVE walk(relid, kind, reached) AS (
 			-- the table, and its partitions (pg_partition_tree has no rows for a plain table)
-			SELECT t.relid::oid, _lock_cascade_targets.kind
+			SELECT t.relid::oid, _lock_cascade_targets.kind, false
 			  FROM (SELECT rel::oid AS relid UNION SELECT p.relid FROM pg_partition_tree(rel) p) t
 			UNION
-			SELECT c.conrelid, CASE WHEN w.kind = 'd' AND c.confdeltype = 'c' THEN 'd' ELSE 'u' END
+			SELECT c.conrelid, CASE WHEN w.kind = 'd' AND c.confdeltype = 'c' THEN 'd' ELSE 'u' END, true
 			  FROM walk w JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = w.relid
 			 WHERE (w.kind = 'd' AND c.confdeltype IN ('c', 'n', 'd'))
 				OR (w.kind = 'u' AND c.confupdtype IN ('c', 'n', 'd'))
 		)
+		-- reached through a foreign key: the table itself too, when a cascade comes back to it
 		SELECT DISTINCT w.relid::regclass FROM walk w
-		 WHERE w.relid <> rel::oid AND w.relid NOT IN (SELECT t.relid FROM pg_partition_tree(rel) t)
-		   AND personal_data._governing_table(w.relid::regclass) IS NOT NULL
+		 WHERE w.reached AND w.relid = ANY (personal_data._governed_relids())
 		 ORDER BY 1
 	LOOP
 		EXECUTE format('LOCK TABLE %s IN SHARE MODE', target);
@@ -452,6 +454,9 @@ CREATE OR REPLACE FUNCTION personal_data._purge_range(leaf regclass, rules_rel r
 	OUT purged bigint, OUT anonymized bigint, OUT held bigint, OUT blocked bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- its locks (the tables a cascade reaches, then rows) can deadlock with an
+-- application's transaction: the purge finds it first and gives way
+SET deadlock_timeout = '100ms'
 -- generated conditions can be long (cascades): never worth compiling
 SET jit = off
 AS $$
@@ -683,6 +688,9 @@ BEGIN
 	RETURN split_part(counts, ',', 1)::bigint;
 END
 $$;
+
+-- erase_subject's locks likewise: it gives way in a deadlock
+ALTER FUNCTION personal_data.erase_subject(text, bigint, text) SET deadlock_timeout = '100ms';
 
 COMMENT ON FUNCTION personal_data._typed_holds(text[], anyelement) IS
 	'The held subjects that are values of the type of sample (not an array type), as values of it';

@@ -61,7 +61,7 @@ $node->safe_psql('postgres', 'DROP TABLE appx.aaa');
 
 $node->safe_psql('postgres', 'CREATE DATABASE plain OWNER app');
 $node->safe_psql('owned', 'ALTER DATABASE owned SET enable_tidscan = off', extra_params => [ '-U', 'app' ]);
-$node->safe_psql('postgres', "ALTER SYSTEM SET personal_data.purge_batch_size = 2000");
+$node->safe_psql('postgres', "ALTER SYSTEM SET personal_data.purge_batch_size = 1000");
 $node->reload;
 # the same table in both databases; "plain" keeps the defaults
 for my $db (qw(owned plain))
@@ -80,13 +80,14 @@ for my $db (qw(owned plain))
 {
 	ok($node->poll_query_until($db, q{SELECT count(*) = 50000 FROM big}), "$db: the expired half is purged");
 }
-# by TID ranges each block is read about once (no index on collected_at: the
-# batches are TID range scans, or sequential scans of the whole table each,
-# 55 of them)
+# by TID ranges each block is read about once, plus each round's look for an
+# expired row (no index on collected_at: a scan, stopping at the first); by
+# sequential scans each of the ~110 batches would read the whole table
+# (11 million rows)
 my %read = map {
 	$_ => $node->safe_psql($_, q{SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'big'})
 } qw(owned plain);
-cmp_ok($read{owned}, '<=', 2 * $read{plain},
+cmp_ok($read{owned}, '<', 3000000,
 	"batches are TID range scans whatever the database's settings ($read{owned} rows read, $read{plain} with the defaults)");
 
 $node->stop;
