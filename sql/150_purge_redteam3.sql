@@ -3,7 +3,7 @@
 --      tables (held ones too), unreported.
 --  T4: the cascade walk grew exponentially with paths that fork and join.
 --  T5: a foreign key whose columns' collations differ broke the whole purge.
---  T6: a child of two registered tables was purged under the shorter retention.
+--  T6: a child of two registered tables was purged under one's rules, governed by the other's.
 -- (T2, a race with a transaction adding a reference: isolation
 -- purge_cascade_race; T3 and T7, the worker: TAP 034.)
 CREATE ROLE regress_pr3_app LOGIN;
@@ -92,7 +92,7 @@ SELECT * FROM personal_data.purge_expired('pr3.ca', dry_run => true);
 SELECT * FROM personal_data.purge_expired('pr3.ca');
 SELECT id FROM pr3.ca;
 
--- T6: a child of a 1-day and a 10-year registered table: the longer governs it
+-- T6: a child of a 1-day and a 10-year registered table follows one of them, the same for enforcement and the purge (the first in inheritance order)
 SET ROLE regress_pr3_app;
 CREATE TABLE pr3.p1 (id int, subj text, collected_at timestamptz);
 CREATE TABLE pr3.p2 (id int, subj text, collected_at timestamptz);
@@ -154,6 +154,23 @@ SELECT personal_data.label_column('pr3.ip', 'note', ARRAY['pr3_billing']);
 SELECT personal_data.subject_data('xander') -> 'data';
 SELECT personal_data.erase_subject('xander');
 SELECT count(*) AS xander_left FROM pr3.ip WHERE subj = 'xander';
+-- A fifth red-team: V2, a child of two registered tables: its subject column is the one enforcement
+-- and subject_data use (the first parent's), for erase_subject's own-subject rule too
+SET ROLE regress_pr3_app;
+CREATE TABLE pr3.kb (id int PRIMARY KEY, subj text, collected_at timestamptz);
+CREATE TABLE pr3.q1 (s1 text, note text, collected_at timestamptz);
+CREATE TABLE pr3.q2 (s2 text, c2 timestamptz);
+CREATE TABLE pr3.mq (id int PRIMARY KEY, k int REFERENCES pr3.kb(id) ON DELETE CASCADE) INHERITS (pr3.q1, pr3.q2);
+INSERT INTO pr3.kb VALUES (1, 'xena2', now());
+INSERT INTO pr3.mq (id, k, s1, note, collected_at, s2, c2) VALUES (1, 1, 'dana', 'dana note', now(), 'xena2', now());
+RESET ROLE;
+SELECT personal_data.register_table('pr3.kb', 'subj', 'collected_at', retention => interval '1 year');
+SELECT personal_data.register_table('pr3.q1', 's1', 'collected_at', retention => interval '1 day');
+SELECT personal_data.label_column('pr3.q1', 'note', ARRAY['pr3_billing']);
+SELECT personal_data.register_table('pr3.q2', 's2', 'c2', retention => interval '7 years');
+SELECT personal_data._governing_table('pr3.mq');
+SELECT personal_data.erase_subject('xena2');	-- dana's row (s1) references xena2's: kept
+SELECT id, s1, s2 FROM pr3.mq;
 --  U2: the walk's work is bounded too: 8 tables a layer, 5 layers, every one referencing all above it
 SET ROLE regress_pr3_app;
 CREATE TABLE pr3.top (id int PRIMARY KEY, subj text, collected_at timestamptz);

@@ -41,24 +41,49 @@ COMMENT ON FUNCTION personal_data._canonical_holds(text[], anyelement) IS
 	'The held subjects that are values of the type of sample, as its output function writes them';
 
 /*
- * The registered table whose rules govern rel: itself, or its nearest
- * registered ancestor -- of two at the same distance (multiple
- * inheritance), the one that keeps rows longest (no retention: forever).
+ * The registered ancestor an inheritance child follows, as the policy cache
+ * (src/policy_cache.c, registered_inheritance_ancestor) finds it for
+ * enforcement: its parents in inheritance order, then their ancestors, parent
+ * by parent.  The purge and the subject functions must follow the same one.
+ */
+CREATE FUNCTION personal_data._registered_ancestor(rel regclass, depth integer DEFAULT 0)
+RETURNS regclass LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	parents oid[];
+	parent oid;
+	found regclass;
+BEGIN
+	SELECT array_agg(i.inhparent ORDER BY i.inhseqno) INTO parents FROM pg_inherits i WHERE i.inhrelid = rel;
+	IF parents IS NULL OR depth > 64 THEN
+		RETURN NULL;
+	END IF;
+	FOREACH parent IN ARRAY parents LOOP
+		IF EXISTS (SELECT 1 FROM personal_data.registered_tables r WHERE r.relation = parent::regclass) THEN
+			RETURN parent::regclass;
+		END IF;
+	END LOOP;
+	FOREACH parent IN ARRAY parents LOOP
+		found := personal_data._registered_ancestor(parent::regclass, depth + 1);
+		IF found IS NOT NULL THEN
+			RETURN found;
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+
+/*
+ * The registered table whose rules govern rel: itself, or the registered
+ * ancestor it follows (_registered_ancestor; a partition: its root).
  */
 CREATE FUNCTION personal_data._governing_table(rel regclass)
 RETURNS regclass LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH RECURSIVE up(relid, depth) AS (
-		SELECT $1::oid, 0
-		UNION ALL
-		SELECT i.inhparent, up.depth + 1 FROM pg_inherits i JOIN up ON i.inhrelid = up.relid
-		 WHERE up.depth < 64
-	)
-	SELECT up.relid::regclass FROM up
-	  JOIN personal_data.registered_tables r ON r.relation = up.relid::regclass
-	 ORDER BY up.depth, personal_data.table_retention(up.relid::regclass) DESC NULLS FIRST, up.relid
-	 LIMIT 1
+	SELECT CASE WHEN EXISTS (SELECT 1 FROM personal_data.registered_tables r WHERE r.relation = $1)
+				THEN $1 ELSE personal_data._registered_ancestor($1) END
 $$;
 
 /* The registered tables and their partitions and inheritance children, at any depth. */
@@ -696,6 +721,7 @@ COMMENT ON FUNCTION personal_data._typed_holds(text[], anyelement) IS
 	'The held subjects that are values of the type of sample (not an array type), as values of it';
 
 REVOKE ALL ON FUNCTION personal_data._governing_table(regclass),
+	personal_data._registered_ancestor(regclass, integer),
 	personal_data._governed_relids(),
 	personal_data._cascade_reaches(regclass, text, oid[]),
 	personal_data._cascade_condition(regclass, text, int2[], regclass[], text, oid[]),
