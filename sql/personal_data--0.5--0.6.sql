@@ -267,6 +267,10 @@ $$;
 CREATE FUNCTION personal_data._lock_cascade_targets(rel regclass, kind text)
 RETURNS void LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- taken after the rows' locks: a transaction writing to these tables that
+-- then waits for one of those rows would deadlock with us; we give way
+-- (lock_not_available: the batch is retried next round)
+SET lock_timeout = '100ms'
 AS $$
 DECLARE
 	target regclass;
@@ -442,6 +446,9 @@ BEGIN
 		IF locked = 0 THEN
 			RETURN;
 		END IF;
+		-- then the registered tables the cascades reach: writers adding a reference have
+		-- committed, and the write below sees it, or wait for us
+		PERFORM personal_data._lock_cascade_targets(leaf, CASE WHEN write LIKE 'UPDATE %' THEN 'u' ELSE 'd' END);
 	END IF;
 	BEGIN
 		changed := personal_data._owner_execute(leaf, write || condition, cutoff, holds, lo, hi);
@@ -534,8 +541,6 @@ BEGIN
 	END IF;
 
 	IF p.referenced <> 'false' THEN
-		-- writers adding references meanwhile have committed (or wait): the counts and the write see them
-		PERFORM personal_data._lock_cascade_targets(leaf, CASE WHEN p.on_expiry = 'anonymize' THEN 'u' ELSE 'd' END);
 		blocked := personal_data._owner_query(leaf,
 			format('SELECT count(*) FROM ONLY %s AS pd_row WHERE %s AND %s', leaf, cond, p.referenced),
 			p.cutoff, p.holds, lo, hi)::bigint;

@@ -587,8 +587,6 @@ erase_table_rows(SubjectTable *t, bool delete, Oid *types, Datum *values, char *
 		bool		isnull;
 		Oid			count_type;
 
-		lock_cascade_targets(t, delete);
-
 		initStringInfo(&sql);
 		appendStringInfo(&sql, "SELECT count(*) FROM (SELECT FROM %s%s AS pd_row WHERE %s FOR UPDATE OF pd_row) pd_locked",
 						 t->only ? "ONLY " : "", t->name, where.data);
@@ -597,6 +595,8 @@ erase_table_rows(SubjectTable *t, bool delete, Oid *types, Datum *values, char *
 		locked = isnull ? 0 : (uint64) DatumGetInt64(count);
 		if (locked == 0)
 			return 0;
+		/* after the rows' locks (see _lock_cascade_targets) */
+		lock_cascade_targets(t, delete);
 		appendStringInfo(&where, " AND NOT %s", cascade);
 	}
 
