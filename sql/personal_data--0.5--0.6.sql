@@ -155,6 +155,10 @@ DECLARE
 	size integer := 0;
 	kind text := CASE WHEN update_columns IS NULL THEN 'd' ELSE 'u' END;
 BEGIN
+	-- most tables: nothing references them (the purge asks once per batch)
+	IF NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = rel) THEN
+		RETURN NULL;
+	END IF;
 	-- computed once, for the whole walk
 	governed := coalesce(governed, personal_data._governed_relids());
 	IF rel = ANY (path) OR cardinality(path) >= 4 THEN
