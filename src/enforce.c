@@ -25,9 +25,10 @@
  * Whose identity counts is the session's role (GetOuterUserId: the login
  * role or SET ROLE), whatever views or SECURITY DEFINER functions lie in
  * between; a recipient's login stays the recipient after SET ROLE
- * (pd_session_recipient).  Superusers are exempt.  Plans depend on the role and purpose:
- * they are marked role-dependent, depend on the policy catalog tables, and
- * a change of purpose resets the plan cache.
+ * (pd_session_recipient).  Superusers are exempt.  Plans depend on the role:
+ * they are marked role-dependent and depend on the policy catalog tables.
+ * Where their rewrite also depends on the purpose (masked columns, third
+ * parties' row filters), a change of purpose resets the plan cache.
  *
  *-------------------------------------------------------------------------
  */
@@ -107,6 +108,13 @@ typedef struct PolicySession
  * access log still records it).
  */
 int			pd_enforcement_suspended = 0;
+
+/*
+ * Has a plan been made since the last change of purpose whose rewrite
+ * depends on the purpose?  A change of purpose then resets the plan cache
+ * (assign_purpose).
+ */
+bool		pd_purpose_dependent_plans = false;
 
 static bool
 enforcement_may_apply(void)
@@ -582,6 +590,8 @@ typedef struct MaskContext
 	PolicySession *session;
 	List	   *levels;			/* RteEdit arrays, innermost query first */
 	bool		touched;		/* a registered table was seen */
+	bool		purpose_dependent;	/* would the rewrite differ under
+									 * another purpose? */
 } MaskContext;
 
 static Node *mask_mutator(Node *node, MaskContext *context);
@@ -623,8 +633,11 @@ plan_query_level(Query *query, MaskContext *context)
 		{
 			PdColumnRule *rule = &rules->columns[i];
 
-			if (rule->on_denied == PD_ON_DENIED_NULL &&
-				!session_may_use_rule(context->session, rules, i))
+			if (rule->on_denied != PD_ON_DENIED_NULL)
+				continue;
+			/* masked or not: either way, under another purpose it may differ */
+			context->purpose_dependent = true;
+			if (!session_may_use_rule(context->session, rules, i))
 				edits[rtindex].masked = bms_add_member(edits[rtindex].masked,
 													   rule->attnum);
 		}
@@ -644,9 +657,16 @@ plan_query_level(Query *query, MaskContext *context)
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						 errmsg("table \"%s\" cannot be provided to third parties: its subject column is missing",
 								get_rel_name(rte->relid))));
-			/* an INSERT's target provides nothing; every other use reads rows */
+			/*
+			 * An INSERT's target provides nothing; every other use reads
+			 * rows, through a filter built for the purpose (which legal
+			 * bases apply).
+			 */
 			if (!(is_target && query->commandType == CMD_INSERT))
+			{
 				edits[rtindex].filter_rows = true;
+				context->purpose_dependent = true;
+			}
 		}
 		if (is_target && OidIsValid(rules->birthdate_attnum) &&
 			rules->subject_attnum != InvalidAttrNumber &&
@@ -836,6 +856,9 @@ pd_refuse_minor(PG_FUNCTION_ARGS)
  * whole-row reference became its non-masked columns), third-party row
  * filters and minors' checks are added.
  */
+/* the session's purpose ('' if none), as the statement reads it when it runs */
+#define SESSION_PURPOSE_SQL "pg_catalog.current_setting('personal_data.purpose')"
+
 static void
 apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 {
@@ -923,25 +946,24 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 		if (edit->check_minors)
 		{
 			char	   *sql;
-			const char *purpose = context->session->purpose ? context->session->purpose : "";
 
 			/*
 			 * The row passes if its subject is not a minor or a guardian
 			 * consented to the purpose; otherwise _refuse_minor() raises the
 			 * refusal (OR evaluates left to right and stops at the first
-			 * true).
+			 * true).  The purpose is the one the statement runs under, read
+			 * when it runs (the plan is kept across purposes).
 			 */
 			rules = pd_table_rules(edit->relid);
 			sql = psprintf("SELECT %s IS NOT TRUE OR %s::pg_catalog.text IN ("
 						   "SELECT c.subject FROM personal_data.consents c"
-						   " WHERE c.purpose OPERATOR(pg_catalog.=) %s AND c.by_guardian"
-						   " AND c.withdrawn_at IS NULL"
+						   " WHERE c.purpose OPERATOR(pg_catalog.=) " SESSION_PURPOSE_SQL
+						   " AND c.by_guardian AND c.withdrawn_at IS NULL"
 						   " AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now()))"
-						   " OR personal_data._refuse_minor(%u::pg_catalog.oid, %s)",
+						   " OR personal_data._refuse_minor(%u::pg_catalog.oid, " SESSION_PURPOSE_SQL ")",
 						   pd_minor_condition_sql(rules, edit->relid),
 						   quote_identifier(get_attname(edit->relid, rules->subject_attnum, false)),
-						   quote_literal_cstr(purpose), edit->relid,
-						   quote_literal_cstr(purpose));
+						   edit->relid);
 			/*
 			 * Rows inserted by INSERT or MERGE, rows updated by UPDATE, MERGE
 			 * or INSERT ... ON CONFLICT DO UPDATE.
@@ -1075,6 +1097,8 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 	else
 		result = standard_planner(parse, query_string, cursorOptions, boundParams);
 
+	if (context.purpose_dependent)
+		pd_purpose_dependent_plans = true;
 	if (context.touched)
 	{
 		result->dependsOnRole = true;

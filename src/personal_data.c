@@ -71,15 +71,24 @@ check_purpose(char **newval, void **extra, GucSource source)
 }
 
 /*
- * Plans of registered tables are built for one purpose (masked columns, row
- * filters): a new purpose, or enforcement switched, must not reuse them.
+ * Most plans of registered tables are the same whatever the purpose: the
+ * columns a statement uses are checked against the purpose each time it
+ * runs (pd_executor_check_perms).  Those whose shape depends on it -- masked
+ * columns, a third party's row filter, see pd_planner -- must not be reused
+ * under another purpose.  An application that states the purpose of each
+ * transaction keeps its prepared plans unless it uses such tables.  The
+ * cached column verdicts are recomputed either way.
  */
 static void
 assign_purpose(const char *newval, void *extra)
 {
 	if (pd_purpose == NULL || strcmp(pd_purpose, newval) != 0)
 	{
-		ResetPlanCache();
+		if (pd_purpose_dependent_plans)
+		{
+			ResetPlanCache();
+			pd_purpose_dependent_plans = false;
+		}
 		pd_policy_changed_locally();
 	}
 }

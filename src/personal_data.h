@@ -208,6 +208,7 @@ extern bool pd_may_use_column(Oid roleid, const char *purpose,
 
 /* enforce.c: query-time enforcement */
 extern int	pd_enforcement_suspended;
+extern bool pd_purpose_dependent_plans;
 extern List *pd_registered_tables(void);
 extern bool pd_enforcement_applies(void);
 extern char *pd_minor_condition_sql(const PdTableRules *rules, Oid relid);
