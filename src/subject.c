@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -33,6 +34,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "personal_data.h"
@@ -59,6 +61,9 @@ typedef struct SubjectTable
 	/* _cascade_condition for a delete and an anonymization, once asked (NULL: none) */
 	bool		cascades_known[2];
 	char	   *cascades[2];
+	/* the registered tables a deletion of its rows cascades into, once asked */
+	bool		targets_known;
+	List	   *targets;		/* relids */
 } SubjectTable;
 
 /* the registered tables (not partitions), in name order */
@@ -397,6 +402,8 @@ typedef struct OwnerGroup
 	List	   *references;		/* relids the group's tables reference */
 } OwnerGroup;
 
+static List *cascade_targets(SubjectTable *t);
+
 static List *
 owner_groups(List *tables)
 {
@@ -424,6 +431,33 @@ owner_groups(List *tables)
 			group->references = lappend_oid(group->references,
 											((ForeignKeyCacheInfo *) lfirst(fc))->confrelid);
 		table_close(rel, AccessShareLock);
+	}
+
+	/*
+	 * A table whose deletions cascade into another registered table, through
+	 * tables in between too, comes after it: that table's rows of the
+	 * subject are erased (and counted) by their own statement, not by the
+	 * cascade.
+	 */
+	foreach(lc, groups)
+	{
+		OwnerGroup *group = lfirst(lc);
+		SubjectTable *t = linitial(group->tables);
+		ListCell   *tc;
+
+		foreach(tc, cascade_targets(t))
+		{
+			ListCell   *oc;
+
+			foreach(oc, groups)
+			{
+				OwnerGroup *other = lfirst(oc);
+
+				if (other != group &&
+					((SubjectTable *) linitial(other->tables))->relid == lfirst_oid(tc))
+					other->references = lappend_oid(other->references, t->relid);
+			}
+		}
 	}
 	return groups;
 }
@@ -525,6 +559,88 @@ cascade_condition(SubjectTable *t, bool delete)
 }
 
 /*
+ * The registered tables a deletion of t's rows cascades into
+ * (_cascade_targets), kept with the table list like its cascade condition.
+ */
+static List *
+cascade_targets(SubjectTable *t)
+{
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(t->relid)};
+	bool		isnull;
+	Datum		result;
+
+	if (t->targets_known)
+		return t->targets;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT personal_data._cascade_targets($1, 'd')",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the cascades of %s", t->name);
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		ArrayType  *array = DatumGetArrayTypeP(result);
+		Datum	   *elems;
+		int			nelems;
+		MemoryContext old = MemoryContextSwitchTo(subject_tables_context);
+
+		deconstruct_array(array, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int i = 0; i < nelems; i++)
+			t->targets = lappend_oid(t->targets, DatumGetObjectId(elems[i]));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	t->targets_known = true;
+	return t->targets;
+}
+
+/*
+ * Runs a write of the erasure as t's owner, in a subtransaction: a foreign
+ * key that refuses it (a row of another table, NO ACTION or RESTRICT,
+ * references one of the rows) rolls it back and sets *refused, instead of
+ * failing the whole erasure.  Any other error is raised.
+ */
+static uint64
+write_refusable(SubjectTable *t, const char *sql, int nargs, Oid *types, Datum *values, char *nulls,
+				bool *refused)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile uint64 n = 0;
+
+	*refused = false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		n = pd_run_as_owner(t->owner, sql, nargs, types, values, nulls, true, true, NULL, NULL, NULL);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION &&
+			edata->sqlerrcode != ERRCODE_RESTRICT_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		*refused = true;
+		n = 0;
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
  * Waits for the transactions writing to the registered tables a write of
  * t's rows may cascade into, and keeps new ones out until this transaction
  * ends (_lock_cascade_targets): a reference being added, perhaps through a
@@ -562,6 +678,8 @@ erase_table_rows(SubjectTable *t, bool delete, Oid *types, Datum *values, char *
 	ListCell   *cc;
 	uint64		n;
 	uint64		locked = 0;
+	bool		refused;
+	uint64		refused_rows = 0;
 
 	*kept = 0;
 	initStringInfo(&where);
@@ -615,9 +733,56 @@ erase_table_rows(SubjectTable *t, bool delete, Oid *types, Datum *values, char *
 		}
 		appendStringInfo(&sql, " WHERE %s", where.data);
 	}
-	n = pd_run_as_owner(t->owner, sql.data, 1, types, values, nulls, true, true, NULL, NULL, NULL);
+	n = write_refusable(t, sql.data, 1, types, values, nulls, &refused);
+	if (refused)
+	{
+		/*
+		 * Row by row: the rows a foreign key keeps are kept (and reported),
+		 * the others written, as the purge does (_purge_write).
+		 */
+		StringInfoData rows;
+		Datum		found;
+		bool		isnull;
+		Oid			found_type;
+
+		initStringInfo(&rows);
+		appendStringInfo(&rows, "SELECT pg_catalog.array_agg(pd_row.tableoid::pg_catalog.text OPERATOR(pg_catalog.||) ':'"
+						 " OPERATOR(pg_catalog.||) pd_row.ctid::pg_catalog.text) FROM %s%s AS pd_row WHERE %s",
+						 t->only ? "ONLY " : "", t->name, where.data);
+		(void) pd_run_as_owner(t->owner, rows.data, 1, types, values, nulls, true, false,
+							   &found, &isnull, &found_type);
+		if (!isnull)
+		{
+			Datum	   *elems;
+			int			nelems;
+			Oid			row_types[4] = {types[0], types[1], OIDOID, TIDOID};
+			Datum		row_values[4] = {values[0], values[1], 0, 0};
+			char		row_nulls[4] = {nulls[0], nulls[1], ' ', ' '};
+
+			/* the same conditions: the row may have changed since */
+			appendStringInfoString(&sql, " AND pd_row.tableoid OPERATOR(pg_catalog.=) $3"
+								   " AND pd_row.ctid OPERATOR(pg_catalog.=) $4");
+			deconstruct_array(DatumGetArrayTypeP(found), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, NULL, &nelems);
+			for (int i = 0; i < nelems; i++)
+			{
+				char	   *row = TextDatumGetCString(elems[i]);
+				char	   *colon = strchr(row, ':');
+				bool		row_refused;
+
+				*colon = '\0';
+				row_values[2] = ObjectIdGetDatum(atooid(row));
+				row_values[3] = DirectFunctionCall1(tidin, CStringGetDatum(colon + 1));
+				n += write_refusable(t, sql.data, 4, row_types, row_values, row_nulls, &row_refused);
+				if (row_refused)
+					refused_rows++;
+			}
+		}
+	}
 	if (cascade != NULL && locked > n)
 		*kept = locked - n;
+	else
+		*kept = refused_rows;
 	return n;
 }
 

@@ -341,6 +341,7 @@ static MemoryContext PurgeContext = NULL;
 static TimestampTz worker_started;
 static bool slice_used = false;
 static char *database_name = NULL;	/* read in a transaction, for messages out of one */
+static bool has_purge_kept = false; /* the extension has _purge_kept() (0.7) */
 
 /* Is this database's share of the round used up?  (Logged once.) */
 static bool
@@ -429,6 +430,7 @@ list_tables(void *arg)
 	List	  **tables = arg;
 	Oid			namespace;
 	uint64		i;
+	bool		isnull;
 
 	database_name = MemoryContextStrdup(PurgeContext, get_database_name(MyDatabaseId));
 	namespace = get_namespace_oid(PD_SCHEMA, true);
@@ -450,8 +452,20 @@ list_tables(void *arg)
 				 errhint("ALTER EXTENSION personal_data UPDATE")));
 		return;
 	}
-	if (SPI_execute("SELECT relation::pg_catalog.oid, relation::pg_catalog.text"
-					" FROM personal_data.registered_tables ORDER BY 2", true, 0) != SPI_OK_SELECT)
+	/* 0.7 counts the rows a cascade keeps in leaves with nothing to purge */
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('personal_data._purge_kept(pg_catalog.regclass,pg_catalog.regclass)') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the version of personal_data");
+	has_purge_kept = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/*
+	 * Not a partition labelled before it was attached to a registered tree:
+	 * its own labels are not in force, the tree's rules purge its rows.
+	 */
+	if (SPI_execute("SELECT r.relation::pg_catalog.oid, r.relation::pg_catalog.text"
+					" FROM personal_data.registered_tables r JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) r.relation::pg_catalog.oid"
+					" WHERE NOT (k.relispartition AND EXISTS (SELECT 1 FROM personal_data.registered_tables g"
+					"  WHERE g.relation OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(r.relation)))"
+					" ORDER BY 2", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the registered tables");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -629,6 +643,24 @@ purge_pending(void *arg)
 	call->pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * A leaf with nothing to purge: its expired rows a cascade keeps, counted
+ * (and logged) as blocked like those a foreign key keeps.
+ */
+static void
+purge_kept(void *arg)
+{
+	BatchCall  *call = arg;
+	Datum		args[2] = {ObjectIdGetDatum(call->leaf->leaf), ObjectIdGetDatum(call->run->rules_rel)};
+	Oid			types[2] = {OIDOID, OIDOID};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT personal_data._purge_kept($1::pg_catalog.regclass, $2::pg_catalog.regclass)",
+							  2, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look into %s", call->leaf->name);
+	call->run->pending_blocked += spi_int8(0, 1, &isnull);
+}
+
 /* the fast path: drop the partition if all its rows expired */
 static void
 purge_partition(void *arg)
@@ -773,7 +805,19 @@ purge_table(PurgeRun *run)
 			break;
 		}
 		if (!call.pending)
+		{
+			if (has_purge_kept)
+			{
+				snprintf(activity, sizeof(activity), "personal_data purge: %s: rows kept in %s?",
+						 run->name, pl->name);
+				if (!run_unit(activity, purge_kept, &call))
+				{
+					ok = false;
+					break;
+				}
+			}
 			continue;
+		}
 		/*
 		 * The walk starts at a random batch and wraps around: a table whose
 		 * walk takes longer than the database's share of a round still has
@@ -832,7 +876,7 @@ purge_table(PurgeRun *run)
 		 * line, every round, until someone acts.
 		 */
 		ereport(LOG,
-				(errmsg("personal_data purge: %s: " INT64_FORMAT " expired row(s) kept: a foreign key references them or a NOT NULL labelled column cannot be anonymized",
+				(errmsg("personal_data purge: %s: " INT64_FORMAT " expired row(s) kept: a foreign key references them, deleting them would cascade into rows of registered tables that must stay, or a labelled column cannot be anonymized",
 						run->name, run->pending_blocked),
 				 errhint("purge_expired('%s', dry_run => true) counts them.", run->name)));
 	}
