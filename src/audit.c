@@ -2046,25 +2046,33 @@ prepare_writer_plans(void)
 	 */
 	if (basis_lookup != NULL)
 		return;
-	basis_lookup = SPI_prepare("SELECT b.basis, b.id"
+	/*
+	 * Per subject, the best consent and the best legal basis are found by
+	 * aggregates (a guardian's consent first, then the latest; a basis for
+	 * the subject first, then one for all), not by sorted LIMIT 1
+	 * subqueries: an aggregate's rescan is cheap, three sorts' were most of
+	 * the lookup.  Legal bases are looked up only for a subject without a
+	 * consent (CASE evaluates its subqueries lazily; OFFSET 0 keeps the
+	 * planner from copying that subquery into both uses of lid).
+	 */
+	basis_lookup = SPI_prepare("SELECT CASE WHEN k.cid IS NOT NULL THEN 'consent'"
+							   " ELSE (SELECT l.basis FROM personal_data.legal_bases l WHERE l.id OPERATOR(pg_catalog.=) k.lid) END,"
+							   " COALESCE(k.cid, k.lid)"
 							   " FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS s(subject, ord)"
-							   " LEFT JOIN LATERAL ("
-							   " (SELECT 'consent' AS basis, c.id, 0 AS rank"
-							   "  FROM personal_data.consents c"
-							   "  WHERE c.subject OPERATOR(pg_catalog.=) s.subject AND c.purpose OPERATOR(pg_catalog.=) $2"
-							   "  AND c.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
-							   "  AND (c.withdrawn_at IS NULL OR c.withdrawn_at OPERATOR(pg_catalog.>) $4)"
-							   "  AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) $4)"
-							   "  ORDER BY c.by_guardian DESC, c.id DESC LIMIT 1)"
-							   " UNION ALL"
-							   " (SELECT l.basis, l.id, CASE WHEN l.subject IS NULL THEN 2 ELSE 1 END"
-							   "  FROM personal_data.legal_bases l"
-							   "  WHERE l.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
-							   "  AND (l.subject IS NULL OR l.subject OPERATOR(pg_catalog.=) s.subject)"
-							   "  AND (l.purpose IS NULL OR l.purpose OPERATOR(pg_catalog.=) $2)"
-							   "  AND (l.valid_until IS NULL OR l.valid_until OPERATOR(pg_catalog.>) $4)"
-							   "  ORDER BY l.subject IS NULL, l.id DESC LIMIT 1)"
-							   " ORDER BY rank LIMIT 1) b ON true"
+							   " CROSS JOIN LATERAL ("
+							   "  SELECT c.cid, CASE WHEN c.cid IS NULL THEN"
+							   "   (SELECT COALESCE(pg_catalog.max(l.id) FILTER (WHERE l.subject IS NOT NULL), pg_catalog.max(l.id))"
+							   "    FROM personal_data.legal_bases l"
+							   "    WHERE l.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
+							   "    AND (l.subject IS NULL OR l.subject OPERATOR(pg_catalog.=) s.subject)"
+							   "    AND (l.purpose IS NULL OR l.purpose OPERATOR(pg_catalog.=) $2)"
+							   "    AND (l.valid_until IS NULL OR l.valid_until OPERATOR(pg_catalog.>) $4)) END AS lid"
+							   "  FROM (SELECT COALESCE(pg_catalog.max(c.id) FILTER (WHERE c.by_guardian), pg_catalog.max(c.id)) AS cid"
+							   "   FROM personal_data.consents c"
+							   "   WHERE c.subject OPERATOR(pg_catalog.=) s.subject AND c.purpose OPERATOR(pg_catalog.=) $2"
+							   "   AND c.recipient OPERATOR(pg_catalog.=) $3::pg_catalog.regrole"
+							   "   AND (c.withdrawn_at IS NULL OR c.withdrawn_at OPERATOR(pg_catalog.>) $4)"
+							   "   AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) $4)) c OFFSET 0) k"
 							   " ORDER BY s.ord", 4, basis_types);
 	if (basis_lookup == NULL)
 		elog(ERROR, "could not prepare the audit writer's basis lookup: %s",
