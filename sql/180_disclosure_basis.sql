@@ -32,7 +32,8 @@ SELECT personal_data.record_legal_basis('regress_db_partner', 'vital_interest', 
 SELECT personal_data.record_legal_basis('regress_db_partner', 'law', 'statute 1') > 0 AS recorded;
 SELECT personal_data.record_legal_basis('regress_db_partner', 'law', 'statute 2') AS blanket_latest \gset
 SELECT personal_data.record_legal_basis('regress_db_partner', 'law', 'order 5', subject => 'b5',
-	valid_until => now() - interval '1 day') > 0 AS recorded;
+	valid_until => clock_timestamp() + interval '50 milliseconds') > 0 AS recorded;
+SELECT pg_sleep(0.1);
 -- b6: a legal basis for another purpose only, and the ones for everyone
 SELECT personal_data.define_purpose('db_other', 'customer');
 SELECT personal_data.record_legal_basis('regress_db_partner', 'law', 'order 6', subject => 'b6', purpose => 'db_other') > 0 AS recorded;
