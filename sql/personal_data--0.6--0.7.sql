@@ -2,9 +2,13 @@
  * personal_data 0.6 -> 0.7: the purge and erase_subject, after a sixth
  * red-team of their cascade handling.
  *
- * - A partition labelled before it was attached to a registered tree is not
- *   purged under its own labels, which are not in force (the tree's are):
- *   purge_expired() and the worker skip it.
+ * - A partition tree has one policy, that of its topmost registered table
+ *   (the root's, or under an unregistered root that of a registered
+ *   partitioned table in between; enforcement reads it so too): a partition
+ *   labelled before it was attached under a registered table is not purged
+ *   under its own labels, which are not in force -- purge_expired() and the
+ *   worker skip it, and the purge of the table above does not take a
+ *   partition governed by another.
  * - Cascades are followed into the partitions of an unregistered
  *   partitioned table (a registered partition of it is reached), and from it
  *   through foreign keys that reference one of its partitions.
@@ -15,7 +19,11 @@
  *   from (the policy deletes that row anyway); a row's reference to itself
  *   reaches nothing.  Expired rows that reference each other are purged.
  * - A self-referencing table in between (comments and their replies) is
- *   followed down its threads, instead of keeping every row with a reply.
+ *   followed down its threads, walked once from each row that the cascade
+ *   starts from, instead of keeping every row with a reply.
+ * - A cascade that a check refuses (SET NULL into a partition key no
+ *   partition takes) keeps the row, counted as blocked, instead of failing
+ *   the batch every round.
  * - anonymize: a labelled column in a partition key cannot be nulled in its
  *   partition; it is reported like a NOT NULL one, and the run goes on.
  * - The worker logs rows kept by a cascade each round, as it logs rows a
@@ -28,30 +36,67 @@
 \echo Use "ALTER EXTENSION personal_data UPDATE TO '0.7'" to load this file. \quit
 
 /*
- * Are rel's own rules in force?  Not for a partition of a registered tree:
- * the root's govern it (as enforcement reads them, src/policy_cache.c).
+ * The topmost registered table of rel's partition tree (rel itself
+ * included), or NULL: the one whose rules govern a partition, as
+ * enforcement reads them (src/policy_cache.c).
+ */
+CREATE FUNCTION personal_data._registered_partition_root(rel regclass)
+RETURNS regclass LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.relid::regclass FROM pg_partition_ancestors($1) WITH ORDINALITY AS a(relid, n)
+	 WHERE EXISTS (SELECT 1 FROM personal_data.registered_tables r WHERE r.relation = a.relid)
+	 ORDER BY a.n DESC LIMIT 1
+$$;
+
+/*
+ * Are rel's own rules in force?  Not for a partition under a registered
+ * table: the topmost registered table of its tree governs it.
  */
 CREATE FUNCTION personal_data._rules_in_force(rel regclass)
 RETURNS boolean LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT NOT coalesce((SELECT k.relispartition FROM pg_class k WHERE k.oid = $1)
-						AND EXISTS (SELECT 1 FROM personal_data.registered_tables r
-									 WHERE r.relation = pg_partition_root($1)), false)
+						AND personal_data._registered_partition_root($1) <> $1, false)
 $$;
 
 /*
- * The registered table whose rules govern rel: a partition's registered
- * root; itself if registered; else the registered ancestor it follows.
+ * The registered table whose rules govern rel: for a partition, the topmost
+ * registered table of its tree; itself if registered; else the registered
+ * ancestor it follows (an inheritance child; a partition of an
+ * unregistered tree under none).
  */
 CREATE OR REPLACE FUNCTION personal_data._governing_table(rel regclass)
 RETURNS regclass LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE
-		WHEN NOT personal_data._rules_in_force($1) THEN pg_partition_root($1)
-		WHEN EXISTS (SELECT 1 FROM personal_data.registered_tables r WHERE r.relation = $1) THEN $1
-		ELSE personal_data._registered_ancestor($1) END
+	SELECT coalesce(
+		CASE WHEN (SELECT k.relispartition FROM pg_class k WHERE k.oid = $1)
+			 THEN personal_data._registered_partition_root($1) END,
+		CASE WHEN EXISTS (SELECT 1 FROM personal_data.registered_tables r WHERE r.relation = $1) THEN $1 END,
+		personal_data._registered_ancestor($1))
+$$;
+
+/*
+ * The leaves a purge of rules_rel walks: the ordinary tables of its tree
+ * (partitions, inheritance children) that its rules govern -- not those
+ * under a registered table of their own in between, nor itself if it is
+ * governed by a table above it.
+ */
+CREATE OR REPLACE FUNCTION personal_data._purge_leaves(rules_rel regclass)
+RETURNS SETOF regclass LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE tree(relid, depth) AS (
+		SELECT rules_rel::oid, 0
+		UNION ALL
+		SELECT i.inhrelid, tree.depth + 1 FROM pg_inherits i
+		  JOIN tree ON i.inhparent = tree.relid
+		 WHERE tree.depth < 64
+	)
+	SELECT DISTINCT tree.relid::regclass FROM tree JOIN pg_class k ON k.oid = tree.relid
+	 WHERE k.relkind = 'r' AND personal_data._governing_table(tree.relid::regclass) = rules_rel
 $$;
 
 /*
@@ -284,8 +329,9 @@ DROP FUNCTION personal_data._cascade_condition(regclass, text, int2[], regclass[
  * stops short.
  *
  * own_subject (erase_subject): an SQL expression of the subject being
- * erased.  not_self: leave out rel's foreign keys to itself (the caller
- * follows them).
+ * erased.  not_self: leave out rel's foreign keys to itself ON DELETE
+ * CASCADE (the caller follows them: an unregistered table's threads, walked
+ * once from the rows that reference the row, with a recursive query).
  */
 CREATE FUNCTION personal_data._cascade_condition(rel regclass, alias text, update_columns int2[],
 	path regclass[] DEFAULT '{}', own_subject text DEFAULT NULL, governed oid[] DEFAULT NULL,
@@ -298,7 +344,7 @@ DECLARE
 	child_alias text := 'pd_ref' || (cardinality(path) + 1);
 	tree_alias text := 'pd_tree' || (cardinality(path) + 1);
 	thread_alias text := 'pd_thread' || (cardinality(path) + 1);
-	thread_done boolean := false;
+	thread_first text;
 	tree oid[];
 	update_names name[];
 	join_condition text;
@@ -342,16 +388,6 @@ BEGIN
 			   AND d.refobjsubid = ANY (update_columns));
 	END IF;
 
-	-- an unregistered table's threads: rows that reference rows of the same table, deleted with them
-	IF kind = 'd' AND NOT not_self AND NOT (rel::oid = ANY (governed))
-	   AND (SELECT k.relkind FROM pg_class k WHERE k.oid = rel) = 'r' THEN
-		SELECT string_agg('(' || personal_data._fk_join_sql(c.confrelid, c.conrelid, c.confkey, c.conkey,
-															 c.conpfeqop, 'pd_parent', 'pd_child') || ')', ' OR ')
-		  INTO thread_joins
-		  FROM pg_constraint c
-		 WHERE c.contype = 'f' AND c.confrelid = rel AND c.conrelid = rel AND c.confdeltype = 'c';
-	END IF;
-
 	FOR f IN
 		SELECT c.conrelid::regclass AS child, c.confrelid, c.confkey, c.conkey, c.conpfeqop,
 			   CASE WHEN kind = 'd' AND c.confdeltype = 'c' THEN NULL ELSE c.conkey END AS child_columns,
@@ -362,7 +398,7 @@ BEGIN
 		   -- referenced table): the parent's covers it
 		   AND NOT EXISTS (SELECT 1 FROM pg_constraint pc
 							WHERE pc.oid = c.conparentid AND pc.confrelid = ANY (tree))
-		   AND NOT (not_self AND c.conrelid = rel)
+		   AND NOT (not_self AND c.conrelid = rel AND c.confdeltype = 'c')
 		   AND CASE WHEN kind = 'd' THEN c.confdeltype IN ('c', 'n', 'd')
 					ELSE c.confupdtype IN ('c', 'n', 'd')
 						 AND EXISTS (SELECT 1 FROM unnest(c.confkey) ck
@@ -370,28 +406,6 @@ BEGIN
 									  WHERE ca.attname = ANY (update_names)) END
 		 ORDER BY c.conrelid, c.conname
 	LOOP
-		IF thread_joins IS NOT NULL AND f.to_itself AND f.confdeltype = 'c' THEN
-			-- the thread under the row (all of it, whichever of these keys): what deleting
-			-- any row of it cascades into, but for the thread itself
-			IF thread_done THEN
-				CONTINUE;
-			END IF;
-			thread_done := true;
-			deeper := personal_data._cascade_condition(rel, thread_alias, NULL, path, own_subject,
-													   governed, true, reaching);
-			IF deeper IS NOT NULL THEN
-				conditions := conditions || format(
-					'EXISTS (WITH RECURSIVE %1$s(pd_ctid) AS ('
-					'SELECT pd_child.ctid FROM ONLY %2$s AS pd_child, (SELECT %3$s.*) AS pd_parent WHERE %4$s'
-					' UNION SELECT pd_child.ctid FROM %1$s JOIN ONLY %2$s AS pd_parent ON pd_parent.ctid OPERATOR(pg_catalog.=) %1$s.pd_ctid'
-					' JOIN ONLY %2$s AS pd_child ON %4$s)'
-					' SELECT 1 FROM %1$s JOIN ONLY %2$s AS %5$s ON %5$s.ctid OPERATOR(pg_catalog.=) %1$s.pd_ctid WHERE %6$s)',
-					tree_alias, rel, alias, thread_joins, thread_alias, deeper);
-				size := size + length(conditions[cardinality(conditions)]);
-			END IF;
-			CONTINUE;
-		END IF;
-
 		join_condition := personal_data._fk_join_sql(f.confrelid, f.child, f.confkey, f.conkey, f.conpfeqop,
 													 alias, child_alias);
 		IF f.confrelid <> rel::oid THEN
@@ -409,6 +423,49 @@ BEGIN
 		END IF;
 		governing := CASE WHEN f.child::oid = ANY (governed) THEN personal_data._governing_table(f.child) END;
 		child_kind := CASE WHEN f.child_columns IS NULL THEN 'd' ELSE 'u' END;
+
+		-- an unregistered table whose rows reference rows of itself ON DELETE CASCADE
+		-- (comments and their replies): the cascade deletes the threads under the
+		-- rows that reference ours, walked once per row of ours
+		thread_joins := NULL;
+		IF governing IS NULL AND f.relkind = 'r' AND child_kind = 'd' AND NOT f.to_itself THEN
+			SELECT string_agg('(' || personal_data._fk_join_sql(c.confrelid, c.conrelid, c.confkey, c.conkey,
+																 c.conpfeqop, 'pd_parent', 'pd_child') || ')', ' OR ')
+			  INTO thread_joins
+			  FROM pg_constraint c
+			 WHERE c.contype = 'f' AND c.confrelid = f.child AND c.conrelid = f.child AND c.confdeltype = 'c';
+		END IF;
+		IF thread_joins IS NOT NULL THEN
+			thread_first := personal_data._fk_join_sql(f.confrelid, f.child, f.confkey, f.conkey, f.conpfeqop,
+													   alias, 'pd_child');
+			IF f.confrelid <> rel::oid THEN
+				thread_first := format('%s.tableoid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[]) AND %s', alias,
+					CASE WHEN (SELECT k.relkind FROM pg_class k WHERE k.oid = f.confrelid) = 'p'
+						 THEN ARRAY(SELECT p.relid::oid FROM pg_partition_tree(f.confrelid::regclass) p WHERE p.isleaf)
+						 ELSE ARRAY[f.confrelid] END,
+					thread_first);
+			END IF;
+			-- what deleting any row of those threads cascades into, but for the threads themselves
+			deeper := CASE WHEN size > 4000 THEN 'true'
+						   ELSE personal_data._cascade_condition(f.child, thread_alias, NULL, path || rel,
+																 own_subject, governed, true, reaching) END;
+			IF length(deeper) > 4000 THEN
+				deeper := 'true';
+			END IF;
+			IF deeper IS NOT NULL THEN
+				conditions := conditions || format(
+					'EXISTS (WITH RECURSIVE %1$s(pd_ctid) AS ('
+					'SELECT pd_child.ctid FROM ONLY %2$s AS pd_child WHERE %3$s'
+					' UNION SELECT pd_child.ctid FROM %1$s JOIN ONLY %2$s AS pd_parent ON pd_parent.ctid OPERATOR(pg_catalog.=) %1$s.pd_ctid'
+					' JOIN ONLY %2$s AS pd_child ON %4$s)'
+					' SELECT 1 FROM %1$s JOIN ONLY %2$s AS %5$s ON %5$s.ctid OPERATOR(pg_catalog.=) %1$s.pd_ctid WHERE %6$s)',
+					tree_alias, f.child,
+					thread_first,
+					thread_joins, thread_alias, deeper);
+				size := size + length(conditions[cardinality(conditions)]);
+			END IF;
+			CONTINUE;
+		END IF;
 
 		IF governing IS NOT NULL AND personal_data._governed_row_sql(governing, child_alias, own_subject, NULL) = 'true' THEN
 			sub := 'true';		-- kept whatever the cascade does beyond
@@ -706,6 +763,73 @@ END
 $$;
 
 
+/*
+ * Deletes (or updates: write is the statement up to WHERE) the rows of the
+ * leaf where condition holds, in the block range [$3, $4); a foreign key
+ * that refuses the batch (or a check its cascade fails: SET NULL into a
+ * partition key finds no partition) sends it row by row, the rows it keeps
+ * counted as blocked.
+ *
+ * lock_first: condition says "no cascade would reach a registered table's
+ * row", which a transaction in flight may be about to make false (an order
+ * inserted for an expired customer: its key-share lock makes our DELETE
+ * wait, but the DELETE's snapshot does not see the order, and the cascade
+ * would delete it once it commits).  So the rows are locked FOR UPDATE
+ * first -- waiting for such transactions, and keeping new ones out -- and
+ * written by a later statement, whose snapshot sees what they committed;
+ * the locked rows it leaves are counted as blocked.
+ */
+CREATE OR REPLACE FUNCTION personal_data._purge_write(leaf regclass, write text, condition text,
+	cutoff timestamptz, holds text[], lo tid, hi tid, lock_first boolean,
+	OUT changed bigint, OUT blocked bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+-- generated conditions can be long (cascades): never worth compiling
+SET jit = off
+AS $$
+DECLARE
+	row_ctid tid;
+	n bigint;
+	locked bigint;
+BEGIN
+	changed := 0; blocked := 0;
+	IF lock_first THEN
+		locked := personal_data._owner_query(leaf,
+			format('SELECT count(*) FROM (SELECT FROM ONLY %s AS pd_row WHERE %s FOR UPDATE OF pd_row) pd_locked',
+				   leaf, condition),
+			cutoff, holds, lo, hi)::bigint;
+		IF locked = 0 THEN
+			RETURN;
+		END IF;
+		-- then the registered tables the cascades reach: writers adding a reference have
+		-- committed, and the write below sees it, or wait for us
+		PERFORM personal_data._lock_cascade_targets(leaf, CASE WHEN write LIKE 'UPDATE %' THEN 'u' ELSE 'd' END);
+	END IF;
+	BEGIN
+		changed := personal_data._owner_execute(leaf, write || condition, cutoff, holds, lo, hi);
+	EXCEPTION WHEN foreign_key_violation OR restrict_violation OR check_violation THEN
+		FOREACH row_ctid IN ARRAY coalesce(personal_data._owner_query(leaf,
+				format('SELECT array_agg(pd_row.ctid) FROM ONLY %s AS pd_row WHERE %s', leaf, condition),
+				cutoff, holds, lo, hi)::tid[], '{}')
+		LOOP
+			BEGIN
+				-- the same conditions: the row may have changed since
+				n := personal_data._owner_execute(leaf,
+					format('%s pd_row.ctid OPERATOR(pg_catalog.=) $3 AND %s', write, condition),
+					cutoff, holds, row_ctid, hi);
+				changed := changed + n;
+			EXCEPTION WHEN foreign_key_violation OR restrict_violation OR check_violation THEN
+				blocked := blocked + 1;
+			END;
+		END LOOP;
+	END;
+	IF lock_first THEN
+		blocked := locked - changed;
+	END IF;
+END
+$$;
+
+
 -- rel is both the argument and the first column of the result (INOUT)
 CREATE OR REPLACE FUNCTION personal_data.purge_expired(INOUT rel regclass DEFAULT NULL, dry_run boolean DEFAULT false,
 	OUT purged bigint, OUT anonymized bigint, OUT held bigint, OUT blocked bigint)
@@ -732,9 +856,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF rel IS NOT NULL AND NOT personal_data._rules_in_force(rel) THEN
-		RAISE EXCEPTION 'table "%" is a partition of registered table "%": its own labels are not in force', rel, pg_partition_root(rel)
+		RAISE EXCEPTION 'table "%" is a partition of registered table "%": its own labels are not in force', rel, personal_data._registered_partition_root(rel)
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = format('Its rows are purged under the rules of %s: purge_expired(%L).', pg_partition_root(rel), pg_partition_root(rel)::text);
+				  HINT = format('Its rows are purged under the rules of %s: purge_expired(%L).', personal_data._registered_partition_root(rel), personal_data._registered_partition_root(rel)::text);
 	END IF;
 	IF NOT dry_run AND current_setting('transaction_isolation') <> 'read committed' THEN
 		-- an older snapshot could miss a hold placed before the call
@@ -811,6 +935,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION personal_data._rules_in_force(regclass),
+	personal_data._registered_partition_root(regclass),
 	personal_data._cascade_walk(regclass, text),
 	personal_data._cascade_targets(regclass, text),
 	personal_data._fk_join_sql(oid, oid, int2[], int2[], oid[], text, text),

@@ -86,7 +86,9 @@ typedef struct PdTableRules
 	bool		registered;		/* false: no policy, nothing else is set */
 	Oid			root_relid;		/* root of relid's partition tree, or relid */
 	Oid			rules_relid;	/* relation whose labels apply: relid, or
-								 * root_relid if the root is registered */
+								 * the topmost registered partitioned table
+								 * above it, or its registered inheritance
+								 * ancestor */
 	AttrNumber	subject_attnum; /* InvalidAttrNumber if the label names a
 								 * column that no longer exists */
 	AttrNumber	collected_at_attnum;

@@ -145,10 +145,16 @@ relcache_callback(Datum arg, Oid relid)
 	{
 		HASH_SEQ_STATUS status;
 
+		/*
+		 * Any ancestor's labels may be those a borrowed entry follows (a
+		 * partitioned table in between, labelled or not): which relations
+		 * are ancestors cannot be looked up here, so every borrowed entry is
+		 * reloaded.
+		 */
 		hash_seq_init(&status, table_rules_hash);
 		while ((entry = hash_seq_search(&status)) != NULL)
 		{
-			if (entry->root_relid == relid)
+			if (entry->root_relid != entry->relid)
 				entry->valid = false;
 		}
 	}
@@ -394,17 +400,25 @@ pd_table_rules(Oid relid)
 	invalidations_before = stat_invalidations;
 
 	/*
-	 * A partition follows its root's labels.  If the root has none, the
-	 * partition's own labels (set before it was attached) still hold: data
-	 * must not leave the policy by being attached to an unregistered tree.
-	 * Either way the entry depends on the root's labels.
+	 * A partition follows the labels of the topmost registered table of its
+	 * partition tree: the root's, or, under an unregistered root, those of a
+	 * registered partitioned table in between, or else its own (set before
+	 * it was attached): data must not leave the policy by being attached to
+	 * an unregistered tree, and a tree has one policy.  The entry depends on
+	 * the labels of every ancestor (see relcache_callback).
 	 */
 	if (get_rel_relispartition(relid))
 	{
+		ListCell   *ac;
+
 		entry->root_relid = llast_oid(get_partition_ancestors(relid));
 		borrowed_rules_count++;
-		if (pd_get_label(entry->root_relid, 0) != NULL)
-			rules_relid = entry->root_relid;
+		foreach(ac, get_partition_ancestors(relid))
+		{
+			/* parent first, root last: the last labelled one wins */
+			if (pd_get_label(lfirst_oid(ac), 0) != NULL)
+				rules_relid = lfirst_oid(ac);
+		}
 	}
 	else if (pd_get_label(relid, 0) == NULL && has_superclass(relid))
 	{

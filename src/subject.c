@@ -598,8 +598,10 @@ cascade_targets(SubjectTable *t)
 /*
  * Runs a write of the erasure as t's owner, in a subtransaction: a foreign
  * key that refuses it (a row of another table, NO ACTION or RESTRICT,
- * references one of the rows) rolls it back and sets *refused, instead of
- * failing the whole erasure.  Any other error is raised.
+ * references one of the rows), or a check its cascade fails (SET NULL into
+ * a partition key: no partition for the row), rolls it back and sets
+ * *refused, instead of failing the whole erasure.  Any other error is
+ * raised.
  */
 static uint64
 write_refusable(SubjectTable *t, const char *sql, int nargs, Oid *types, Datum *values, char *nulls,
@@ -630,7 +632,8 @@ write_refusable(SubjectTable *t, const char *sql, int nargs, Oid *types, Datum *
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 		if (edata->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION &&
-			edata->sqlerrcode != ERRCODE_RESTRICT_VIOLATION)
+			edata->sqlerrcode != ERRCODE_RESTRICT_VIOLATION &&
+			edata->sqlerrcode != ERRCODE_CHECK_VIOLATION)
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		*refused = true;

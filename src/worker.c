@@ -458,13 +458,14 @@ list_tables(void *arg)
 		elog(ERROR, "could not read the version of personal_data");
 	has_purge_kept = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	/*
-	 * Not a partition labelled before it was attached to a registered tree:
-	 * its own labels are not in force, the tree's rules purge its rows.
+	 * Not a partition labelled before it was attached under a registered
+	 * table: its own labels are not in force, the tree's rules purge its rows.
 	 */
 	if (SPI_execute("SELECT r.relation::pg_catalog.oid, r.relation::pg_catalog.text"
 					" FROM personal_data.registered_tables r JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) r.relation::pg_catalog.oid"
-					" WHERE NOT (k.relispartition AND EXISTS (SELECT 1 FROM personal_data.registered_tables g"
-					"  WHERE g.relation OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(r.relation)))"
+					" WHERE NOT (k.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(r.relation) a"
+					"  JOIN personal_data.registered_tables g ON g.relation::pg_catalog.oid OPERATOR(pg_catalog.=) a.relid::pg_catalog.oid"
+					"  WHERE a.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) r.relation::pg_catalog.oid))"
 					" ORDER BY 2", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the registered tables");
 	for (i = 0; i < SPI_processed; i++)
