@@ -140,6 +140,46 @@ SELECT regress_pr_join_as_billing('pr-kid');
 \echo :SQLSTATE
 SELECT count(*) FROM regress_pr_members;
 
+------------------------------------------------------------------------------
+-- A plan rewritten for one purpose does not run under another: a SQL
+-- function's statements are planned together, on its first call, so one
+-- that changes the purpose and then reads would run a plan made for the
+-- purpose before.  The plan checks, when it runs (a one-time filter).
+------------------------------------------------------------------------------
+CREATE FUNCTION regress_pr_switch_then_read() RETURNS SETOF text
+LANGUAGE sql AS $$
+	SELECT set_config('personal_data.purpose', 'pr_support', false);
+	SELECT note FROM regress_pr_tickets ORDER BY id;
+$$;
+-- planned under pr_billing (note masked), it would run under pr_support
+SET personal_data.purpose = 'pr_billing';
+SELECT regress_pr_switch_then_read();
+\echo :SQLSTATE
+SHOW personal_data.purpose;
+-- and a purpose changed while a statement is planned (a function the planner evaluates)
+CREATE FUNCTION regress_pr_switch(purpose text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT length(set_config('personal_data.purpose', purpose, false)) $$;
+SET personal_data.purpose = 'pr_support';
+PREPARE pr_switch AS SELECT id, note FROM regress_pr_tickets WHERE regress_pr_switch('pr_billing') > 0;
+EXECUTE pr_switch;
+\echo :SQLSTATE
+
+------------------------------------------------------------------------------
+-- A guardian's consent counts for a purpose the role is granted only.
+------------------------------------------------------------------------------
+RESET ROLE;
+SELECT personal_data.define_purpose('pr_other', 'customer');
+SELECT personal_data.record_consent('pr-kid2', 'pr_other', by_guardian => true) > 0 AS recorded;
+SET ROLE regress_pr_app;
+SET personal_data.purpose = 'pr_other';
+INSERT INTO regress_pr_members VALUES ('pr-kid2', NULL, current_date - interval '10 years');
+\echo :SQLSTATE
+RESET ROLE;
+SELECT personal_data.grant_purpose('regress_pr_app', 'pr_other');
+SET ROLE regress_pr_app;
+INSERT INTO regress_pr_members VALUES ('pr-kid2', NULL, current_date - interval '10 years');
+SELECT member FROM regress_pr_members ORDER BY member;
+
 RESET personal_data.purpose;
 DEALLOCATE ALL;
 RESET ROLE;

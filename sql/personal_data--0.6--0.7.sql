@@ -23,17 +23,36 @@
  *   starts from, instead of keeping every row with a reply.
  * - A cascade that a check refuses (SET NULL into a partition key no
  *   partition takes) keeps the row, counted as blocked, instead of failing
- *   the batch every round.
+ *   the batch every round; a CHECK constraint of the table itself (it names
+ *   the constraint) still fails it.
  * - anonymize: a labelled column in a partition key cannot be nulled in its
  *   partition; it is reported like a NOT NULL one, and the run goes on.
  * - The worker logs rows kept by a cascade each round, as it logs rows a
  *   foreign key keeps.
- * (In C: erase_subject erases tables that a cascade reaches first, so the
+ * Enforcement: a plan rewritten for a role and purpose checks, when it runs,
+ * that they are still those (_plan_guard: a SQL function's statements are
+ * planned together); a minor's guardian must have consented to a purpose the
+ * role is granted (_granted_purpose).
+ * (In C: erase_subject erases tables that a cascade reaches first -- of
+ * deletions and of key changes alike --, so the
  * result counts every row erased; a foreign key that refuses the erasure of
  * a row keeps that row, reported as kept, instead of failing the erasure.)
  */
 
 \echo Use "ALTER EXTENSION personal_data UPDATE TO '0.7'" to load this file. \quit
+
+-- called in the application's own statements (src/enforce.c): EXECUTE stays granted to PUBLIC
+CREATE FUNCTION personal_data._plan_guard(role oid, purpose text)
+RETURNS boolean LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pd_plan_guard';
+COMMENT ON FUNCTION personal_data._plan_guard(oid, text) IS
+	'Raises unless the statement runs for the role and under the purpose its plan was rewritten for';
+
+CREATE FUNCTION personal_data._granted_purpose()
+RETURNS text LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pd_granted_purpose';
+COMMENT ON FUNCTION personal_data._granted_purpose() IS
+	'The session''s purpose if its role is granted it, else the empty string (minors'' checks)';
 
 /*
  * The topmost registered table of rel's partition tree (rel itself
@@ -345,6 +364,8 @@ DECLARE
 	tree_alias text := 'pd_tree' || (cardinality(path) + 1);
 	thread_alias text := 'pd_thread' || (cardinality(path) + 1);
 	thread_first text;
+	thread_columns text;
+	thread_select text;
 	tree oid[];
 	update_names name[];
 	join_condition text;
@@ -434,6 +455,15 @@ BEGIN
 			  INTO thread_joins
 			  FROM pg_constraint c
 			 WHERE c.contype = 'f' AND c.confrelid = f.child AND c.conrelid = f.child AND c.confdeltype = 'c';
+			-- the referenced columns of those keys: what a step of the walk carries
+			SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+				   string_agg('pd_child.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+			  INTO thread_columns, thread_select
+			  FROM pg_attribute a
+			 WHERE a.attrelid = f.child
+			   AND a.attnum IN (SELECT unnest(c.confkey) FROM pg_constraint c
+								 WHERE c.contype = 'f' AND c.confrelid = f.child AND c.conrelid = f.child
+								   AND c.confdeltype = 'c');
 		END IF;
 		IF thread_joins IS NOT NULL THEN
 			thread_first := personal_data._fk_join_sql(f.confrelid, f.child, f.confkey, f.conkey, f.conpfeqop,
@@ -453,15 +483,18 @@ BEGIN
 				deeper := 'true';
 			END IF;
 			IF deeper IS NOT NULL THEN
+				-- each step an index lookup per row (LATERAL; OFFSET 0 keeps the planner from
+				-- turning it into a hash join over the whole table), each row read back by its ctid
 				conditions := conditions || format(
-					'EXISTS (WITH RECURSIVE %1$s(pd_ctid) AS ('
-					'SELECT pd_child.ctid FROM ONLY %2$s AS pd_child WHERE %3$s'
-					' UNION SELECT pd_child.ctid FROM %1$s JOIN ONLY %2$s AS pd_parent ON pd_parent.ctid OPERATOR(pg_catalog.=) %1$s.pd_ctid'
-					' JOIN ONLY %2$s AS pd_child ON %4$s)'
-					' SELECT 1 FROM %1$s JOIN ONLY %2$s AS %5$s ON %5$s.ctid OPERATOR(pg_catalog.=) %1$s.pd_ctid WHERE %6$s)',
+					'EXISTS (WITH RECURSIVE %1$s(pd_ctid, %7$s) AS ('
+					'SELECT pd_child.ctid, %8$s FROM ONLY %2$s AS pd_child WHERE %3$s'
+					' UNION SELECT pd_next.* FROM %1$s AS pd_parent,'
+					' LATERAL (SELECT pd_child.ctid, %8$s FROM ONLY %2$s AS pd_child WHERE %4$s OFFSET 0) AS pd_next)'
+					' SELECT 1 FROM %1$s WHERE EXISTS (SELECT 1 FROM ONLY %2$s AS %5$s'
+					' WHERE %5$s.ctid OPERATOR(pg_catalog.=) %1$s.pd_ctid AND %6$s))',
 					tree_alias, f.child,
 					thread_first,
-					thread_joins, thread_alias, deeper);
+					thread_joins, thread_alias, deeper, thread_columns, thread_select);
 				size := size + length(conditions[cardinality(conditions)]);
 			END IF;
 			CONTINUE;
@@ -789,6 +822,7 @@ SET jit = off
 AS $$
 DECLARE
 	row_ctid tid;
+	failed_constraint text;
 	n bigint;
 	locked bigint;
 BEGIN
@@ -808,6 +842,10 @@ BEGIN
 	BEGIN
 		changed := personal_data._owner_execute(leaf, write || condition, cutoff, holds, lo, hi);
 	EXCEPTION WHEN foreign_key_violation OR restrict_violation OR check_violation THEN
+		GET STACKED DIAGNOSTICS failed_constraint = CONSTRAINT_NAME;
+		IF failed_constraint <> '' AND SQLSTATE = '23514' THEN
+			RAISE;		-- a check of the table's own (it names its constraint), not a cascade's
+		END IF;
 		FOREACH row_ctid IN ARRAY coalesce(personal_data._owner_query(leaf,
 				format('SELECT array_agg(pd_row.ctid) FROM ONLY %s AS pd_row WHERE %s', leaf, condition),
 				cutoff, holds, lo, hi)::tid[], '{}')

@@ -494,6 +494,33 @@ refuse_foreign_keys_in_column(ColumnDef *column)
 }
 
 /*
+ * ATTACH PARTITION under a partitioned table that is not registered (nor
+ * under a registered one): a registered table would be read and written
+ * through it outside the policy, as with INHERIT -- refused, for superusers
+ * too.
+ */
+static void
+refuse_attach_outside_policy(AlterTableStmt *stmt, AlterTableCmd *cmd)
+{
+	Oid			parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+	Oid			partition = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
+	ListCell   *lc;
+
+	if (!OidIsValid(parent) || !OidIsValid(partition) || pd_table_rules(parent)->registered)
+		return;
+	foreach(lc, find_all_inheritors(partition, NoLock, NULL))
+	{
+		if (pd_table_rules(lfirst_oid(lc))->registered)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("table \"%s\" is under personal_data policy and cannot become a partition of \"%s\", which is not",
+							get_rel_name(lfirst_oid(lc)), get_rel_name(parent)),
+					 errdetail("Queries of the partitioned table would read and write its rows outside the policy."),
+					 errhint("Register \"%s\" first.", get_rel_name(parent))));
+	}
+}
+
+/*
  * ALTER TABLE ... INHERIT: a registered table (or one with registered
  * inheritors) under a parent that is not registered would be read and
  * written through the parent, which the policy does not govern -- for
@@ -512,6 +539,11 @@ refuse_inherit(AlterTableStmt *stmt)
 		Oid			parent;
 		ListCell   *lc2;
 
+		if (cmd->subtype == AT_AttachPartition)
+		{
+			refuse_attach_outside_policy(stmt, cmd);
+			continue;
+		}
 		if (cmd->subtype != AT_AddInherit || !IsA(cmd->def, RangeVar))
 			continue;
 		child = RangeVarGetRelid(stmt->relation, NoLock, true);

@@ -41,6 +41,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_statistic.h"
@@ -55,8 +56,10 @@
 #include "utils/timestamp.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/parse_clause.h"
+#include "parser/parse_func.h"
 #include "parser/parse_collate.h"
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
@@ -833,6 +836,14 @@ pd_refuse_minor(PG_FUNCTION_ARGS)
 	pd_audit_denied(relid, InvalidAttrNumber, CMD_INSERT,
 					psprintf("a guardian's consent is required to write the row of a subject under %d in table \"%s\"",
 							 pd_minor_age, table ? table : "?"));
+	if (purpose[0] != '\0' && !pd_role_has_purpose(pd_grantee_for(GetOuterUserId()), purpose))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a guardian's consent is required to write the row of a subject under %d in table \"%s\"",
+						pd_minor_age, table ? table : "?"),
+				 errdetail("The role is not granted purpose \"%s\": a guardian's consent to it does not count.",
+						   purpose),
+				 errhint("Grant the purpose to the role (grant_purpose), if the processing serves it.")));
 	if (purpose[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -856,8 +867,11 @@ pd_refuse_minor(PG_FUNCTION_ARGS)
  * whole-row reference became its non-masked columns), third-party row
  * filters and minors' checks are added.
  */
-/* the session's purpose ('' if none), as the statement reads it when it runs */
-#define SESSION_PURPOSE_SQL "pg_catalog.current_setting('personal_data.purpose')"
+/*
+ * the session's purpose as the statement reads it when it runs: '' if none,
+ * or if the session's role is not granted it (see pd_granted_purpose)
+ */
+#define SESSION_PURPOSE_SQL "personal_data._granted_purpose()"
 
 static void
 apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
@@ -960,7 +974,7 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 						   " WHERE c.purpose OPERATOR(pg_catalog.=) " SESSION_PURPOSE_SQL
 						   " AND c.by_guardian AND c.withdrawn_at IS NULL"
 						   " AND (c.valid_until IS NULL OR c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now()))"
-						   " OR personal_data._refuse_minor(%u::pg_catalog.oid, " SESSION_PURPOSE_SQL ")",
+						   " OR personal_data._refuse_minor(%u::pg_catalog.oid, pg_catalog.current_setting('personal_data.purpose'))",
 						   pd_minor_condition_sql(rules, edit->relid),
 						   quote_identifier(get_attname(edit->relid, rules->subject_attnum, false)),
 						   edit->relid);
@@ -978,6 +992,34 @@ apply_rte_edits(Query *query, RteEdit *edits, MaskContext *context)
 								WCO_RLS_UPDATE_CHECK);
 		}
 	}
+}
+
+static Node *plan_guard_expr(const PolicySession *session);
+
+/*
+ * A query level whose rewrite depends on the role and purpose (masked
+ * columns, a third party's row filter) checks, when it runs, that they are
+ * those it was planned for (pd_plan_guard).  A condition of the level's
+ * own WHERE: without columns, the planner evaluates it once, first.
+ */
+static void
+add_plan_guard(Query *query, RteEdit *edits, MaskContext *context)
+{
+	bool		dependent = false;
+	Node	   *guard;
+
+	if (query->jointree == NULL ||
+		(query->commandType != CMD_SELECT && query->commandType != CMD_UPDATE &&
+		 query->commandType != CMD_DELETE))
+		return;
+	for (int i = 1; i <= list_length(query->rtable); i++)
+	{
+		if (edits[i].masked || edits[i].filter_rows)
+			dependent = true;
+	}
+	if (!dependent || (guard = plan_guard_expr(context->session)) == NULL)
+		return;
+	query->jointree->quals = make_and_qual(query->jointree->quals, guard);
 }
 
 /*
@@ -999,6 +1041,7 @@ mask_mutator(Node *node, MaskContext *context)
 		result = query_tree_mutator(query, mask_mutator, context, 0);
 		context->levels = list_delete_first(context->levels);
 		apply_rte_edits(result, edits, context);
+		add_plan_guard(result, edits, context);
 		return (Node *) result;
 	}
 	if (IsA(node, Var))
@@ -1055,6 +1098,72 @@ query_needs_rewrite(Query *query, MaskContext *context)
 }
 
 /*
+ * personal_data._granted_purpose(): the session's purpose if its role is
+ * granted it, else '': the purpose a minor's guardian must have consented
+ * to (a purpose the role may not use counts as none).
+ */
+PG_FUNCTION_INFO_V1(pd_granted_purpose);
+
+Datum
+pd_granted_purpose(PG_FUNCTION_ARGS)
+{
+	Oid			roleid = GetOuterUserId();
+
+	if (pd_purpose == NULL || pd_purpose[0] == '\0' ||
+		!pd_role_has_purpose(pd_grantee_for(roleid), pd_purpose))
+		PG_RETURN_TEXT_P(cstring_to_text(""));
+	PG_RETURN_TEXT_P(cstring_to_text(pd_purpose));
+}
+
+/*
+ * personal_data._plan_guard(role, purpose): true if the statement runs for
+ * the role and under the purpose its plan's rewrite was made for; raises
+ * otherwise.  Added to every query level whose rewrite depends on them
+ * (masked columns, a third party's row filter), as a condition without
+ * columns -- evaluated once per run, before any row is read.  The plan
+ * cache replans such plans when the purpose or role changes; this catches
+ * the plans it does not hold: a SQL function's queries, planned together
+ * on its first call, run after a statement of it changed the role or the
+ * purpose.
+ */
+PG_FUNCTION_INFO_V1(pd_plan_guard);
+
+Datum
+pd_plan_guard(PG_FUNCTION_ARGS)
+{
+	Oid			roleid = PG_GETARG_OID(0);
+	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *current = pd_purpose ? pd_purpose : "";
+
+	if (roleid != GetOuterUserId() || strcmp(purpose, current) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this statement was planned for another role or purpose"),
+				 errdetail("The role or personal_data.purpose changed after the statement was planned, within the statement that runs it (a SQL function's statements are planned together)."),
+				 errhint("Change the role and the purpose between statements, or in a function's SET clause.")));
+	PG_RETURN_BOOL(true);
+}
+
+/* The guard for a query level planned for the session, or NULL if the extension has none (before 0.7). */
+static Node *
+plan_guard_expr(const PolicySession *session)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Oid			fn = LookupFuncName(list_make2(makeString(PD_SCHEMA), makeString("_plan_guard")),
+									2, argtypes, true);
+
+	if (!OidIsValid(fn))
+		return NULL;
+	return (Node *) makeFuncExpr(fn, BOOLOID,
+								 list_make2(makeConst(OIDOID, -1, InvalidOid, sizeof(Oid),
+													  ObjectIdGetDatum(session->roleid), false, true),
+											makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+													  CStringGetTextDatum(session->purpose ? session->purpose : ""),
+													  false, false)),
+								 InvalidOid, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
+}
+
+/*
  * Planner hook: applies masking, row filters and minors' checks to the
  * query (after view expansion), then plans it.  The plan depends on who
  * runs it and on the policy catalog.
@@ -1066,6 +1175,8 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 	PlannedStmt *result;
 	MaskContext context = {0};
 	PolicySession session;
+	Oid			planned_for_role = InvalidOid;
+	char	   *planned_for_purpose = NULL;
 
 	/*
 	 * A plan of a registered table depends on who runs it even when made
@@ -1078,8 +1189,13 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 	{
 		get_policy_session(&session);
 		context.session = &session;
+		planned_for_role = session.roleid;
+		planned_for_purpose = pstrdup(session.purpose ? session.purpose : "");
 		if (query_needs_rewrite(parse, &context))
 			parse = (Query *) mask_mutator((Node *) parse, &context);
+		/* before planning: a change of purpose while it plans resets the cache */
+		if (context.purpose_dependent)
+			pd_purpose_dependent_plans = true;
 
 		/*
 		 * The disclosure log records each row a recipient's scan provides,
@@ -1097,8 +1213,17 @@ pd_planner(Query *parse, const char *query_string, int cursorOptions,
 	else
 		result = standard_planner(parse, query_string, cursorOptions, boundParams);
 
-	if (context.purpose_dependent)
-		pd_purpose_dependent_plans = true;
+	/*
+	 * A function the planner evaluated (constant folding) may have changed
+	 * the role or the purpose: the rewrite was made for the others.
+	 */
+	if (planned_for_purpose != NULL &&
+		(GetOuterUserId() != planned_for_role ||
+		 strcmp(planned_for_purpose, pd_purpose ? pd_purpose : "") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the role or personal_data.purpose changed while the statement was planned"),
+				 errhint("Change the role and the purpose between statements.")));
 	if (context.touched)
 	{
 		result->dependsOnRole = true;

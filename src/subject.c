@@ -559,7 +559,7 @@ cascade_condition(SubjectTable *t, bool delete)
 }
 
 /*
- * The registered tables a deletion of t's rows cascades into
+ * The registered tables a deletion of t's rows, or a change of their keys, cascades into
  * (_cascade_targets), kept with the table list like its cascade condition.
  */
 static List *
@@ -574,7 +574,8 @@ cascade_targets(SubjectTable *t)
 		return t->targets;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT personal_data._cascade_targets($1, 'd')",
+	/* deletions, and changes of keys (an anonymization nulls labelled keys) */
+	if (SPI_execute_with_args("SELECT personal_data._cascade_targets($1, 'd') OPERATOR(pg_catalog.||) personal_data._cascade_targets($1, 'u')",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the cascades of %s", t->name);
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -631,9 +632,10 @@ write_refusable(SubjectTable *t, const char *sql, int nargs, Oid *types, Datum *
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		/* a check of the table's own (it names its constraint) is not a cascade's */
 		if (edata->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION &&
 			edata->sqlerrcode != ERRCODE_RESTRICT_VIOLATION &&
-			edata->sqlerrcode != ERRCODE_CHECK_VIOLATION)
+			(edata->sqlerrcode != ERRCODE_CHECK_VIOLATION || edata->constraint_name != NULL))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		*refused = true;
