@@ -164,6 +164,19 @@ PREPARE pr_switch AS SELECT id, note FROM regress_pr_tickets WHERE regress_pr_sw
 EXECUTE pr_switch;
 \echo :SQLSTATE
 
+-- a cursor rewritten for a purpose: refused if the purpose changed before
+-- its first row, kept once it has started
+SET personal_data.purpose = 'pr_billing';
+BEGIN;
+DECLARE pr_c1 CURSOR FOR SELECT id, note FROM regress_pr_tickets ORDER BY id;
+DECLARE pr_c2 CURSOR FOR SELECT id, note FROM regress_pr_tickets ORDER BY id;
+FETCH 1 FROM pr_c2;
+SET LOCAL personal_data.purpose = 'pr_support';
+FETCH 1 FROM pr_c2;
+FETCH 1 FROM pr_c1;
+\echo :SQLSTATE
+ROLLBACK;
+
 ------------------------------------------------------------------------------
 -- A guardian's consent counts for a purpose the role is granted only.
 ------------------------------------------------------------------------------
