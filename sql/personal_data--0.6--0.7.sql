@@ -119,6 +119,25 @@ AS $$
 $$;
 
 /*
+ * The edges cascades follow: a foreign key with a cascading action (parent:
+ * the referenced table, child: the referencing one, and its actions), and a
+ * partitioned table to each of its partitions (partition = true).
+ */
+CREATE FUNCTION personal_data._cascade_edges()
+RETURNS TABLE (parent oid, child oid, deltype "char", updtype "char", partition boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.confrelid, c.conrelid, c.confdeltype, c.confupdtype, false
+	  FROM pg_constraint c
+	 WHERE c.contype = 'f' AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))
+	UNION ALL
+	SELECT i.inhparent, i.inhrelid, NULL, NULL, true
+	  FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhparent
+	 WHERE k.relkind = 'p'
+$$;
+
+/*
  * The tables a deletion of rel's rows (kind 'd') or a change of their keys
  * ('u') cascades into, through foreign keys ON DELETE / ON UPDATE CASCADE,
  * SET NULL or SET DEFAULT, at any depth: reached = false for rel and its
@@ -130,15 +149,7 @@ CREATE FUNCTION personal_data._cascade_walk(start_rel regclass, start_kind text)
 RETURNS TABLE (relid oid, kind text, reached boolean) LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH RECURSIVE edge(parent, child, deltype, updtype, partition) AS (
-		SELECT c.confrelid, c.conrelid, c.confdeltype, c.confupdtype, false
-		  FROM pg_constraint c
-		 WHERE c.contype = 'f' AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))
-		UNION ALL
-		SELECT i.inhparent, i.inhrelid, NULL, NULL, true
-		  FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhparent
-		 WHERE k.relkind = 'p'
-	), walk(relid, kind, reached) AS (
+	WITH RECURSIVE edge AS (SELECT * FROM personal_data._cascade_edges()), walk(relid, kind, reached) AS (
 		SELECT t.relid, $2, false
 		  FROM (SELECT $1::oid AS relid UNION SELECT p.relid FROM pg_partition_tree($1) p) t
 		UNION
@@ -172,15 +183,7 @@ CREATE FUNCTION personal_data._cascade_reaching(governed oid[])
 RETURNS text[] LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH RECURSIVE edge(parent, child, deltype, updtype, partition) AS (
-		SELECT c.confrelid, c.conrelid, c.confdeltype, c.confupdtype, false
-		  FROM pg_constraint c
-		 WHERE c.contype = 'f' AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))
-		UNION ALL
-		SELECT i.inhparent, i.inhrelid, NULL, NULL, true
-		  FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhparent
-		 WHERE k.relkind = 'p'
-	), reach(relid, kind, flag) AS (
+	WITH RECURSIVE edge AS (SELECT * FROM personal_data._cascade_edges()), reach(relid, kind, flag) AS (
 		-- 'B': governed, or holding a governed partition, or reaching one (what a cascade must not reach)
 		-- 'A': reaching one through a foreign key (_cascade_reaches)
 		SELECT g, k.kind, 'B' FROM unnest($1) g, (VALUES ('d'), ('u')) k(kind)
@@ -364,6 +367,7 @@ DECLARE
 	tree_alias text := 'pd_tree' || (cardinality(path) + 1);
 	thread_alias text := 'pd_thread' || (cardinality(path) + 1);
 	thread_first text;
+	partition_guard text;
 	thread_columns text;
 	thread_select text;
 	tree oid[];
@@ -427,16 +431,14 @@ BEGIN
 									  WHERE ca.attname = ANY (update_names)) END
 		 ORDER BY c.conrelid, c.conname
 	LOOP
-		join_condition := personal_data._fk_join_sql(f.confrelid, f.child, f.confkey, f.conkey, f.conpfeqop,
-													 alias, child_alias);
-		IF f.confrelid <> rel::oid THEN
-			-- a key that references one partition: rows of that partition
-			join_condition := format('%s.tableoid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[]) AND %s', alias,
+		-- a key that references one partition of rel: rows of that partition
+		partition_guard := CASE WHEN f.confrelid <> rel::oid THEN
+			format('%s.tableoid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[]) AND ', alias,
 				CASE WHEN (SELECT k.relkind FROM pg_class k WHERE k.oid = f.confrelid) = 'p'
 					 THEN ARRAY(SELECT p.relid::oid FROM pg_partition_tree(f.confrelid::regclass) p WHERE p.isleaf)
-					 ELSE ARRAY[f.confrelid] END,
-				join_condition);
-		END IF;
+					 ELSE ARRAY[f.confrelid] END) ELSE '' END;
+		join_condition := partition_guard || personal_data._fk_join_sql(f.confrelid, f.child, f.confkey, f.conkey,
+																		f.conpfeqop, alias, child_alias);
 		IF f.to_itself AND kind = 'd' THEN
 			-- a row that references itself goes with itself: that reaches nothing
 			join_condition := format('%s AND NOT (%s.ctid OPERATOR(pg_catalog.=) %s.ctid AND %s.tableoid OPERATOR(pg_catalog.=) %s.tableoid)',
@@ -466,15 +468,8 @@ BEGIN
 								   AND c.confdeltype = 'c');
 		END IF;
 		IF thread_joins IS NOT NULL THEN
-			thread_first := personal_data._fk_join_sql(f.confrelid, f.child, f.confkey, f.conkey, f.conpfeqop,
-													   alias, 'pd_child');
-			IF f.confrelid <> rel::oid THEN
-				thread_first := format('%s.tableoid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.oid[]) AND %s', alias,
-					CASE WHEN (SELECT k.relkind FROM pg_class k WHERE k.oid = f.confrelid) = 'p'
-						 THEN ARRAY(SELECT p.relid::oid FROM pg_partition_tree(f.confrelid::regclass) p WHERE p.isleaf)
-						 ELSE ARRAY[f.confrelid] END,
-					thread_first);
-			END IF;
+			thread_first := partition_guard || personal_data._fk_join_sql(f.confrelid, f.child, f.confkey,
+																		  f.conkey, f.conpfeqop, alias, 'pd_child');
 			-- what deleting any row of those threads cascades into, but for the threads themselves
 			deeper := CASE WHEN size > 4000 THEN 'true'
 						   ELSE personal_data._cascade_condition(f.child, thread_alias, NULL, path || rel,
@@ -973,6 +968,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION personal_data._rules_in_force(regclass),
+	personal_data._cascade_edges(),
 	personal_data._registered_partition_root(regclass),
 	personal_data._cascade_walk(regclass, text),
 	personal_data._cascade_targets(regclass, text),
